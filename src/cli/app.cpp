@@ -1,0 +1,98 @@
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <map>
+
+#include "cli/commands.hpp"
+#include "core/error.hpp"
+#include "core/version.hpp"
+
+namespace tessera::cli {
+namespace {
+
+const char* usage_text =
+    "usage: tessera <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run JOB.yaml        run a job (under mpirun/srun, or alone on one rank)\n"
+    "  validate JOB.yaml   check the job and its inputs' metadata without reading data\n"
+    "  plan JOB.yaml       print the decomposition for --ranks N\n"
+    "  inspect PATH        dimensions, variables, chunking, compression, CF attributes\n"
+    "  generate PATH       write a synthetic CF dataset\n"
+    "\n"
+    "  tessera <command> --help   options of a command\n"
+    "  tessera --version          version\n"
+    "\n"
+    "exit codes: 0 success, 2 usage or job-file error, 3 input-data error, 4 runtime or I/O failure\n";
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> d(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) d[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t prev = d[0];
+    d[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t cur = d[j];
+      d[j] = std::min({d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] != b[j - 1])});
+      prev = cur;
+    }
+  }
+  return d[b.size()];
+}
+
+void print_error(const std::string& msg, int rank_note) {
+  if (rank_note >= 0)
+    std::fprintf(stderr, "tessera: error (rank %d): %s\n", rank_note, msg.c_str());
+  else
+    std::fprintf(stderr, "tessera: error: %s\n", msg.c_str());
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+int run_cli(int argc, char** argv) {
+  const mpi::Comm comm = mpi::Comm::world();
+  const int rank = comm.rank(), size = comm.size();
+  const std::vector<std::string> all(argv + 1, argv + argc);
+  if (all.empty() || all[0] == "-h" || all[0] == "--help" || all[0] == "help") {
+    if (rank == 0) std::cout << usage_text;
+    return all.empty() ? static_cast<int>(ExitCode::usage) : 0;
+  }
+  if (all[0] == "--version" || all[0] == "-V") {
+    if (rank == 0) std::cout << "tessera " << version_string << "\n";
+    return 0;
+  }
+  const std::map<std::string, int (*)(const Args&, const mpi::Comm&)> commands = {
+      {"run", cmd_run}, {"validate", cmd_validate}, {"plan", cmd_plan}, {"inspect", cmd_inspect},
+      {"generate", cmd_generate}};
+  try {
+    auto it = commands.find(all[0]);
+    if (it == commands.end()) {
+      std::string best;
+      std::size_t best_d = 3;
+      for (const auto& [name, fn] : commands)
+        if (std::size_t d = edit_distance(all[0], name); d < best_d) best = name, best_d = d;
+      throw UsageError("unknown command '" + all[0] + "'" + (best.empty() ? "" : "; did you mean '" + best + "'?") +
+                       "\n" + usage_text);
+    }
+    return it->second(Args(all.begin() + 1, all.end()), comm);
+  } catch (const AgreedError& e) {
+    // Every rank knows; one prints. Name the rank when only one of several saw the problem.
+    if (rank == 0) print_error(e.what(), size > 1 && e.failed_ranks == 1 ? e.origin_rank : -1);
+    return static_cast<int>(e.code());
+  } catch (const UsageError& e) {
+    // Command lines are the same on every rank, so is this error.
+    if (rank == 0) print_error(e.what(), -1);
+    return static_cast<int>(e.code());
+  } catch (const Error& e) {
+    print_error(e.what(), size > 1 ? rank : -1);
+    if (size > 1) comm.abort(static_cast<int>(e.code()));
+    return static_cast<int>(e.code());
+  } catch (const std::exception& e) {
+    print_error(std::string("unexpected failure: ") + e.what(), size > 1 ? rank : -1);
+    if (size > 1) comm.abort(static_cast<int>(ExitCode::runtime));
+    return static_cast<int>(ExitCode::runtime);
+  }
+}
+
+}  // namespace tessera::cli

@@ -1,0 +1,109 @@
+#include <iostream>
+#include <sstream>
+
+#include "cli/options.hpp"
+#include "core/error.hpp"
+#include "io/hdf5_source.hpp"
+#include "io/scan.hpp"
+#include "mpi/phase.hpp"
+#include "plan/plan.hpp"
+
+namespace tessera::cli {
+namespace {
+
+std::string attr_text(const Attribute& a) {
+  if (a.is_text) return "\"" + a.text + "\"";
+  std::ostringstream os;
+  os.precision(10);
+  for (std::size_t i = 0; i < a.values.size(); ++i) os << (i ? ", " : "") << a.values[i];
+  return os.str() + " (" + dtype_name(a.type) + ")";
+}
+
+std::string dims_text(const VariableInfo& v) {
+  std::string s;
+  for (std::size_t i = 0; i < v.dims.size(); ++i) s += (i ? ", " : "") + v.dims[i] + "=" + std::to_string(v.shape[i]);
+  return s;
+}
+
+void print_variable(std::ostream& os, const VariableInfo& v) {
+  os << "  " << dtype_name(v.type) << " " << v.name << "(" << dims_text(v) << ")";
+  if (!v.chunks.empty()) {
+    os << " chunks(";
+    for (std::size_t i = 0; i < v.chunks.size(); ++i) os << (i ? ", " : "") << v.chunks[i];
+    os << ")";
+  } else if (!v.dims.empty()) {
+    os << " contiguous";
+  }
+  if (!v.compression.empty()) os << " " << v.compression;
+  os << "\n";
+  for (const auto& a : v.attrs) os << "      " << a.name << " = " << attr_text(a) << "\n";
+}
+
+// What `tessera run` would do for the commonest job: the mean over the first dimension.
+void print_decomposition(std::ostream& os, const std::string& path, const VariableInfo& v, int ranks) {
+  if (v.dims.size() < 2) return;
+  JobSpec job;
+  job.file = "(inspect)";
+  job.name = "inspect";
+  job.inputs.push_back({"in", {path}, v.name, {}});
+  job.reductions.push_back({v.name + "_mean", "in", Op::mean, {v.dims[0]}, 0, {}});
+  InputMeta m;
+  m.alias = "in";
+  m.var = v;
+  m.parts.push_back({path, "", 0, v.shape[0]});
+  const Plan p = make_plan(job, {m}, ranks);
+  const auto& ip = p.inputs.front();
+  os << "      decomposition for a mean over '" << v.dims[0] << "' on " << ranks << " ranks: split along '"
+     << v.dims[ip.split_axis] << "', " << ip.tiles[0].size() << " tile(s) on rank 0"
+     << (ip.reductions[0].exchanges ? ", partial states merged" : ", no exchange") << "\n";
+}
+
+}  // namespace
+
+int cmd_inspect(const Args& args, const mpi::Comm& comm) {
+  po::options_description opts("inspect options");
+  std::string path, variable;
+  int ranks = 4;
+  opts.add_options()("path", po::value(&path)->required(), "NetCDF or HDF5 file")(
+      "variable", po::value(&variable), "only this variable (/group/name for plain HDF5)")(
+      "ranks,n", po::value(&ranks)->default_value(4), "ranks for the decomposition shown");
+  po::positional_options_description pos;
+  pos.add("path", 1);
+  po::variables_map vm;
+  if (!parse_options("inspect", "PATH [--variable NAME] [--ranks N]", args, opts, pos, vm, comm)) return 0;
+  if (ranks < 1) throw UsageError("tessera inspect: --ranks must be at least 1");
+  const std::string text = mpi::run_phase(comm, [&]() -> std::string {
+    if (comm.rank() != 0) return {};
+    std::ostringstream os;
+    if (looks_like_hdf5_path(variable)) {
+      InputMeta m = scan_hdf5({path}, variable, "in");
+      os << path << " (HDF5)\n";
+      print_variable(os, m.var);
+      print_decomposition(os, path, m.var, ranks);
+      return os.str();
+    }
+    FileSummary s = summarize_file(path);
+    os << path << " (" << s.format << ")\ndimensions:\n";
+    for (std::size_t i = 0; i < s.dims.size(); ++i)
+      os << "  " << s.dims[i].first << " = " << s.dims[i].second
+         << (static_cast<int>(i) == s.unlimited ? " (unlimited)" : "") << "\n";
+    os << "variables:\n";
+    bool found = variable.empty();
+    for (const auto& v : s.vars) {
+      if (!variable.empty() && v.name != variable) continue;
+      found = true;
+      print_variable(os, v);
+      print_decomposition(os, path, v, ranks);
+    }
+    if (!found) throw InputError("variable '" + variable + "' not found in '" + path + "'");
+    if (variable.empty()) {
+      os << "global attributes:\n";
+      for (const auto& a : s.global_attrs) os << "  " << a.name << " = " << attr_text(a) << "\n";
+    }
+    return os.str();
+  });
+  if (comm.rank() == 0) std::cout << text;
+  return 0;
+}
+
+}  // namespace tessera::cli

@@ -1,0 +1,90 @@
+#include <iostream>
+
+#include "cli/options.hpp"
+#include "exec/run_job.hpp"
+#include "io/sink.hpp"
+#include "job/job_parser.hpp"
+#include "mpi/phase.hpp"
+#include "plan/plan.hpp"
+
+namespace tessera::cli {
+
+namespace {
+JobSpec load_job(const std::string& path, const mpi::Comm& comm) {
+  return mpi::run_phase(comm, [&] { return parse_job_file(path); });
+}
+std::string joined(const std::string& cmd, const Args& args) {
+  std::string s = "tessera " + cmd;
+  for (const auto& a : args) s += " " + a;
+  return s;
+}
+}  // namespace
+
+int cmd_run(const Args& args, const mpi::Comm& comm) {
+  po::options_description opts("run options");
+  std::string job_path;
+  RunOptions ro;
+  opts.add_options()("job", po::value(&job_path)->required(), "job file (YAML)")(
+      "overwrite", po::bool_switch(&ro.overwrite), "replace an existing output")(
+      "report", po::value(&ro.report_path), "write a JSON run report (phase times, bytes, throughput)")(
+      "quiet,q", po::bool_switch(&ro.quiet), "no progress lines");
+  po::positional_options_description pos;
+  pos.add("job", 1);
+  po::variables_map vm;
+  if (!parse_options("run", "JOB.yaml [--overwrite] [--report FILE.json] [--quiet]", args, opts, pos, vm, comm))
+    return 0;
+  ro.command_line = joined("run", args);
+  const JobSpec job = load_job(job_path, comm);
+  const RunSummary s = run_job(job, ro, comm);
+  if (comm.rank() == 0)
+    for (const auto& line : s.lines) std::cout << line << "\n";
+  return 0;
+}
+
+int cmd_validate(const Args& args, const mpi::Comm& comm) {
+  po::options_description opts("validate options");
+  std::string job_path;
+  bool overwrite = false;
+  opts.add_options()("job", po::value(&job_path)->required(), "job file (YAML)")(
+      "overwrite", po::bool_switch(&overwrite), "an existing output would be replaced");
+  po::positional_options_description pos;
+  pos.add("job", 1);
+  po::variables_map vm;
+  if (!parse_options("validate", "JOB.yaml [--overwrite]", args, opts, pos, vm, comm)) return 0;
+  const JobSpec job = load_job(job_path, comm);
+  const auto metas = scan_inputs(job, comm);
+  mpi::run_phase(comm, [&] {
+    make_plan(job, metas, comm.size());
+    if (comm.rank() == 0) check_output_path(job.output.path, overwrite || job.output.overwrite);
+  });
+  if (comm.rank() == 0) {
+    std::cout << job.file << ": valid; " << job.inputs.size() << " input" << (job.inputs.size() > 1 ? "s" : "")
+              << " (";
+    for (std::size_t i = 0; i < metas.size(); ++i)
+      std::cout << (i ? ", " : "") << metas[i].alias << ": " << metas[i].parts.size() << " file"
+                << (metas[i].parts.size() > 1 ? "s" : "");
+    std::cout << "), " << job.reductions.size() << " reduction" << (job.reductions.size() > 1 ? "s" : "")
+              << ", output " << job.output.path << "\n";
+  }
+  return 0;
+}
+
+int cmd_plan(const Args& args, const mpi::Comm& comm) {
+  po::options_description opts("plan options");
+  std::string job_path;
+  int ranks = comm.size();
+  opts.add_options()("job", po::value(&job_path)->required(), "job file (YAML)")(
+      "ranks,n", po::value(&ranks)->default_value(comm.size()), "number of ranks to plan for");
+  po::positional_options_description pos;
+  pos.add("job", 1);
+  po::variables_map vm;
+  if (!parse_options("plan", "JOB.yaml [--ranks N]", args, opts, pos, vm, comm)) return 0;
+  if (ranks < 1 || ranks > 1000000) throw UsageError("tessera plan: --ranks must be between 1 and 1000000");
+  const JobSpec job = load_job(job_path, comm);
+  const auto metas = scan_inputs(job, comm);
+  const std::string text = mpi::run_phase(comm, [&] { return describe(make_plan(job, metas, ranks), job, metas); });
+  if (comm.rank() == 0) std::cout << text;
+  return 0;
+}
+
+}  // namespace tessera::cli

@@ -1,0 +1,27 @@
+#include "cli/options.hpp"
+
+#include <iostream>
+
+#include "core/error.hpp"
+
+namespace tessera::cli {
+
+bool parse_options(const std::string& command, const std::string& synopsis, const Args& args,
+                   po::options_description& opts, const po::positional_options_description& pos,
+                   po::variables_map& vm, const mpi::Comm& comm) {
+  opts.add_options()("help,h", "show this help");
+  try {
+    po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
+    if (vm.count("help")) {
+      if (comm.rank() == 0) std::cout << "usage: tessera " << command << " " << synopsis << "\n\n" << opts << "\n";
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw UsageError("tessera " + command + ": " + e.what() + "\nusage: tessera " + command + " " + synopsis +
+                     " (see tessera " + command + " --help)");
+  }
+  return true;
+}
+
+}  // namespace tessera::cli

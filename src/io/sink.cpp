@@ -1,0 +1,123 @@
+#include "io/sink.hpp"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include "core/error.hpp"
+#include "io/netcdf.hpp"
+
+namespace tessera {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string temp_path_for(const std::string& path, long token) {
+  fs::path p(path);
+  return (p.parent_path() / ("." + p.filename().string() + ".tessera-" + std::to_string(token) + ".tmp")).string();
+}
+
+template <class T>
+std::vector<T> convert(const OutputVariable& v) {
+  std::vector<T> out(v.values.size());
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const double x = v.values[i];
+    out[i] = static_cast<T>(std::isnan(x) && v.has_fill ? v.fill : x);
+  }
+  return out;
+}
+
+void write_file(const std::string& tmp, const OutputDataset& ds, const mpi::Comm& comm) {
+  nc::File f = nc::File::create_parallel(tmp, comm);
+  std::vector<int> dimids;
+  for (const auto& d : ds.dims) dimids.push_back(f.define_dimension(d.name, d.length));
+  auto dim_id = [&](const std::string& name) {
+    for (std::size_t i = 0; i < ds.dims.size(); ++i)
+      if (ds.dims[i].name == name) return dimids[i];
+    throw RuntimeError("internal error: output dimension '" + name + "' was not defined");
+  };
+  std::vector<int> varids;
+  for (const auto& v : ds.vars) {
+    std::vector<int> ids;
+    for (const auto& d : v.dims) ids.push_back(dim_id(d));
+    const int id = f.define_variable(v.name, v.type, ids);
+    if (v.has_fill) f.put_attribute(id, Attribute::make_number("_FillValue", v.type, {v.fill}));
+    for (const auto& a : v.attrs)
+      if (a.name != "_FillValue") f.put_attribute(id, a);
+    varids.push_back(id);
+  }
+  for (const auto& a : ds.global_attrs) f.put_attribute(-1 /* NC_GLOBAL */, a);
+  f.end_define();
+  for (std::size_t i = 0; i < ds.vars.size(); ++i) {
+    const OutputVariable& v = ds.vars[i];
+    if (v.dims.empty()) {
+      // Scalars: the rank holding the value writes it alone.
+      f.independent(varids[i]);
+      if (!v.values.empty()) f.write(varids[i], Box(), v.type == DType::f32 ? DType::f32 : DType::f64,
+                                     v.type == DType::f32 ? static_cast<const void*>(convert<float>(v).data())
+                                                          : static_cast<const void*>(convert<double>(v).data()));
+      continue;
+    }
+    f.collective(varids[i]);
+    switch (v.type) {
+      case DType::f32: f.write(varids[i], v.owned, v.type, convert<float>(v).data()); break;
+      case DType::i32: f.write(varids[i], v.owned, v.type, convert<int>(v).data()); break;
+      case DType::i64: f.write(varids[i], v.owned, v.type, convert<long long>(v).data()); break;
+      default: f.write(varids[i], v.owned, DType::f64, convert<double>(v).data()); break;
+    }
+  }
+  f.close();
+}
+
+}  // namespace
+
+void check_output_path(const std::string& path, bool overwrite) {
+  std::error_code ec;
+  if (fs::exists(path, ec) && !overwrite)
+    throw JobError("output '" + path + "' exists; pass --overwrite or set `output.overwrite: true` to replace it");
+  if (fs::is_directory(path, ec)) throw JobError("output '" + path + "' is a directory; give a file name");
+  const fs::path dir = fs::path(path).parent_path();
+  if (!fs::is_directory(dir, ec))
+    throw RuntimeError("output folder '" + dir.string() + "' does not exist; create it first");
+  if (::access(dir.c_str(), W_OK) != 0)
+    throw RuntimeError("output folder '" + dir.string() + "' is not writable: " + std::strerror(errno));
+}
+
+void write_output(const std::string& path, bool overwrite, const OutputDataset& ds, const mpi::Comm& comm) {
+  // Rank 0 names the temporary file; everybody creates it together.
+  const long token = static_cast<long>(comm.allreduce_max(std::int64_t(comm.rank() == 0 ? ::getpid() : 0)));
+  const std::string tmp = temp_path_for(path, token);
+  int code = 0;
+  std::string msg;
+  try {
+    write_file(tmp, ds, comm);
+  } catch (const Error& e) {
+    code = static_cast<int>(e.code());
+    msg = e.what();
+  }
+  mpi::Agreement a = mpi::agree(comm, code, msg);
+  if (comm.rank() == 0 && a.code == 0) {
+    // Publish: the rename is atomic; without overwrite it must not replace a file that appeared meanwhile.
+    int rc = overwrite ? ::rename(tmp.c_str(), path.c_str())
+                       : ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
+    if (rc != 0) {
+      a.code = static_cast<int>(errno == EEXIST ? ExitCode::usage : ExitCode::runtime);
+      a.message = errno == EEXIST ? "output '" + path + "' appeared while Tessera was running; not replaced"
+                                  : "cannot rename '" + tmp + "' to '" + path + "': " + std::strerror(errno);
+    }
+  }
+  if (comm.rank() == 0 && a.code != 0) ::unlink(tmp.c_str());
+  // Rank 0's rename outcome decides for everyone.
+  const int final_code = static_cast<int>(comm.allreduce_max(std::int64_t(comm.rank() == 0 ? a.code : 0)));
+  if (final_code != 0) {
+    const std::string m = comm.broadcast(a.message, 0);
+    throw Error(static_cast<ExitCode>(final_code), m);
+  }
+}
+
+}  // namespace tessera

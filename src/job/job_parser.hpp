@@ -1,0 +1,16 @@
+#pragma once
+// Job file (YAML) -> JobSpec. Every error is a JobError that starts with "FILE:LINE:COL: ".
+#include <string>
+
+#include "job/job_spec.hpp"
+
+namespace tessera {
+
+JobSpec parse_job_file(const std::string& path);
+// `label` names the text in messages; relative paths resolve against `base_dir`.
+JobSpec parse_job_text(const std::string& text, const std::string& label, const std::string& base_dir);
+
+// "512MiB", "2GB", "1048576" -> bytes; false on malformed input.
+bool parse_byte_size(const std::string& text, std::uint64_t& bytes);
+
+}  // namespace tessera

@@ -1,0 +1,69 @@
+#pragma once
+// The partial state of one reduction over a box of output cells: count, min, max and exact
+// sums of x and x^2 as the operation needs. A reduction only says how to accumulate a tile,
+// merge another state and finalise; where the data comes from is the executor's business.
+#include <Kokkos_Core.hpp>
+
+#include <vector>
+
+#include "cf/decoding.hpp"
+#include "decomp/box.hpp"
+#include "job/job_spec.hpp"
+#include "mpi/comm.hpp"
+#include "reduce/exact_sum.hpp"
+#include "reduce/tile_kernels.hpp"
+
+namespace tessera {
+
+// Which input axes a reduction keeps (in order: they are the output's axes) and which it reduces.
+struct AxisMap {
+  std::vector<std::size_t> kept;
+  std::vector<std::size_t> reduced;
+};
+
+struct StateNeeds {
+  bool minmax = false, sum = false, sumsq = false;
+  static StateNeeds for_op(Op op);
+};
+
+class ReductionState {
+ public:
+  ReductionState(const Box& out_box, StateNeeds needs, int mantissa_bits);
+
+  const Box& box() const { return box_; }
+  std::size_t cells() const { return cells_; }
+
+  // Adds the valid values of a decoded tile (C order over `tile_box`, input index space).
+  void add_tile(const TileValues& values, const Box& tile_box, const AxisMap& axes, const TileStats& stats);
+
+  // Collective over every rank holding a state of this reduction: common exact-sum tiers.
+  void harmonize(const mpi::Comm& comm);
+  // A zeroed state over `box` with the same tiers (after harmonize), to merge parts into.
+  ReductionState empty_like(const Box& box) const;
+
+  // Exchange: the cells of `sub` (inside box()) as bytes, and the inverse that adds them here.
+  std::vector<char> pack(const Box& sub);
+  void merge_packed(const Box& sub, const char* data, std::size_t size);
+
+  // Final values of every cell (row-major over box()), NaN where no valid value was seen.
+  // Packed inputs are unpacked here: the statistics commute with the affine map.
+  std::vector<double> finalize(Op op, int ddof, const Decoding& dec);
+
+  std::size_t bytes_per_cell() const;
+
+ private:
+  void sync_to_host();
+
+  Box box_;
+  std::size_t cells_ = 0;
+  StateNeeds needs_;
+  int mantissa_bits_ = 23;
+  Kokkos::View<std::int64_t*> count_;
+  Kokkos::View<double*> min_, max_;
+  ExactSum sum_, sumsq_;
+  Kokkos::View<std::int64_t*>::HostMirror host_count_;
+  Kokkos::View<double*>::HostMirror host_min_, host_max_;
+  bool host_current_ = false;  // host mirrors hold the latest values (false after add_tile)
+};
+
+}  // namespace tessera

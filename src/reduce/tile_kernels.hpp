@@ -1,0 +1,27 @@
+#pragma once
+// Kernels over one tile: decode stored values to doubles (missing -> NaN) and measure what the
+// exact-sum planner needs (largest magnitude, finest quantum).
+#include <Kokkos_Core.hpp>
+
+#include "cf/decoding.hpp"
+#include "core/dtype.hpp"
+
+namespace tessera {
+
+using TileValues = Kokkos::View<double*>;
+using RawBytes = Kokkos::View<char*, Kokkos::HostSpace>;  // what readers fill (host memory)
+
+// Decodes n stored values of type `type` from `raw` into `out` (first n entries).
+void decode_tile(DType type, const RawBytes& raw, std::size_t n, const Decoding& dec, const TileValues& out);
+
+struct TileStats {
+  double max_abs = 0.0;  // over valid values
+  int min_qexp;          // every valid value is a multiple of 2^min_qexp (INT_MAX: none non-zero)
+};
+
+TileStats tile_stats(const TileValues& v, std::size_t n, int mantissa_bits);
+
+// Valid means finite: NaN marks missing values and infinities are not averaged.
+KOKKOS_INLINE_FUNCTION bool is_valid(double x) { return (x - x) == 0.0; }
+
+}  // namespace tessera
