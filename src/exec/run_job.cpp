@@ -125,11 +125,7 @@ class OutputBuilder {
     if (!cm.empty()) v.attrs.push_back(Attribute::make_text("cell_methods", cm));
     if ((spec.op == Op::var || spec.op == Op::std) && spec.ddof)
       v.attrs.push_back(Attribute::make_number("tessera_ddof", DType::i32, {double(spec.ddof)}));
-    if (!scalar_coords.empty()) {
-      std::string c;
-      for (const auto& s : scalar_coords) c += (c.empty() ? "" : " ") + s;
-      v.attrs.push_back(Attribute::make_text("coordinates", c));
-    }
+    scalar_coords_.push_back(scalar_coords);
     v.owned = res.owns ? res.owned : Box(std::vector<std::size_t>(rp.out_dims.size(), 0),
                                          std::vector<std::size_t>(rp.out_dims.size(), 0));
     if (res.owns) v.values = res.values;
@@ -169,7 +165,14 @@ class OutputBuilder {
     }
     for (auto& b : bounds_) ds.vars.push_back(std::move(b)), need_bnds = true;
     if (need_bnds) ds.dims.push_back({"bnds", 2});
-    for (auto& r : results_) ds.vars.push_back(std::move(r));
+    // `coordinates` names the scalar coordinates that were written (not dimension coordinates).
+    for (std::size_t i = 0; i < results_.size(); ++i) {
+      std::string c;
+      for (const auto& name : scalar_coords_[i])
+        if (!has_dim(name)) c += (c.empty() ? "" : " ") + name;
+      if (!c.empty()) results_[i].attrs.push_back(Attribute::make_text("coordinates", c));
+      ds.vars.push_back(std::move(results_[i]));
+    }
     const InputMeta& first = metas_.front();
     for (const auto& a : first.global_attrs)
       if (a.name != "Conventions" && a.name != "history" && a.name.rfind("_NC", 0) != 0 && a.name.rfind("tessera", 0) != 0)
@@ -236,6 +239,7 @@ class OutputBuilder {
   std::vector<OutputDimension> dims_;
   std::vector<OutputVariable> coords_, bounds_, results_;
   std::vector<std::pair<std::string, const CoordinateInfo*>> reduced_coords_;
+  std::vector<std::vector<std::string>> scalar_coords_;  // per result
 };
 
 void write_report(const std::string& path, const JobSpec& job, const Plan& plan, const PhaseTimes& t, double wall,
@@ -336,6 +340,7 @@ RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& c
 
   // 3. Combine partial states: each owner merges the pieces of its output box.
   auto tm = Clock::now();
+  std::vector<std::pair<double, double>> ranges(job.reductions.size(), {HUGE_VAL, -HUGE_VAL});
   OutputBuilder builder(job, metas, rank);
   mpi::run_phase(comm, [&] {
     for (std::size_t k = 0; k < plan.inputs.size(); ++k) {
@@ -364,6 +369,8 @@ RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& c
         } else if (res.owns) {
           res.values = st.finalize(spec.op, spec.ddof, decodings[k]);
         }
+        for (double x : res.values)
+          if (!std::isnan(x)) ranges[rp.index] = {std::min(ranges[rp.index].first, x), std::max(ranges[rp.index].second, x)};
         builder.add(ip, rp, res);
         st = ReductionState(Box(), StateNeeds{}, 0);  // free the partial state early
       }
@@ -398,6 +405,18 @@ RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& c
     os << "wrote " << job.output.path << " (" << job.reductions.size() << " variable"
        << (job.reductions.size() > 1 ? "s" : "") << ") from " << total / 1e6 << " MB on " << ranks << " rank"
        << (ranks > 1 ? "s" : "") << " in " << wall << " s";
+    summary.lines.push_back(os.str());
+  }
+  // One line per result: its value range over the whole output, for a quick sanity look.
+  for (std::size_t i = 0; i < ranges.size(); ++i) {
+    const double lo = comm.allreduce_min(ranges[i].first), hi = comm.allreduce_max(ranges[i].second);
+    if (rank != 0) continue;
+    std::ostringstream os;
+    os << "  " << job.reductions[i].name << " = " << op_name(job.reductions[i].op) << " over (";
+    for (std::size_t k = 0; k < job.reductions[i].over.size(); ++k) os << (k ? ", " : "") << job.reductions[i].over[k];
+    os << "): ";
+    if (lo > hi) os << "no valid values";
+    else os << "min " << lo << ", max " << hi;
     summary.lines.push_back(os.str());
   }
   if (!opt.report_path.empty())
