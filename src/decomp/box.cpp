@@ -114,6 +114,37 @@ std::vector<Box> tile(const Box& b, std::uint64_t max_elems, const std::vector<s
   return out;
 }
 
+namespace {
+
+void split_rec(const Box& b, std::uint64_t max_elems, const std::vector<std::size_t>& order, std::size_t next,
+               std::vector<Box>& out) {
+  const std::uint64_t v = volume(b);
+  if (v <= max_elems || next >= order.size()) {
+    out.push_back(b);
+    return;
+  }
+  const std::size_t axis = order[next];
+  const std::uint64_t parts = (v + max_elems - 1) / max_elems;
+  if (b.count[axis] >= parts) {
+    for (const Box& piece : split_along(b, axis, static_cast<std::size_t>(parts))) out.push_back(piece);
+    return;
+  }
+  // Not enough along this axis: one index at a time here, then cut the next axis.
+  for (const Box& piece : split_along(b, axis, b.count[axis])) split_rec(piece, max_elems, order, next + 1, out);
+}
+
+}  // namespace
+
+std::vector<Box> split_to_budget(const Box& b, std::uint64_t max_elems, const std::vector<std::size_t>& order) {
+  std::vector<Box> out;
+  if (empty(b)) return out;
+  std::vector<std::size_t> full = order;
+  for (std::size_t i = 0; i < b.rank(); ++i)
+    if (std::find(full.begin(), full.end(), i) == full.end()) full.push_back(i);
+  split_rec(b, std::max<std::uint64_t>(max_elems, 1), full, 0, out);
+  return out;
+}
+
 Box project_out(const Box& b, const std::vector<std::size_t>& removed_axes) {
   Box r;
   for (std::size_t i = 0; i < b.rank(); ++i) {

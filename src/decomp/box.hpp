@@ -34,6 +34,11 @@ std::vector<Box> split_along(const Box& b, std::size_t axis, std::size_t parts, 
 // each tile a single hyperslab; boundaries on axis i fall on multiples of align[i] when possible.
 std::vector<Box> tile(const Box& b, std::uint64_t max_elems, const std::vector<std::size_t>& align);
 
+// Split `b` into pieces of at most `max_elems` elements, cutting axes in the given order (first
+// listed is cut first); unlisted axes are cut last, outermost first. For cache-sized work
+// regions inside a tile, where memory contiguity does not matter but the shape does.
+std::vector<Box> split_to_budget(const Box& b, std::uint64_t max_elems, const std::vector<std::size_t>& order);
+
 // Drop (project out) the listed axes: the box in the space of the remaining ones.
 Box project_out(const Box& b, const std::vector<std::size_t>& removed_axes);
 

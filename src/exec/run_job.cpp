@@ -30,6 +30,10 @@ struct PhaseTimes {
   double plan = 0, read = 0, compute = 0, combine = 0, write = 0;
 };
 
+// Elements per work region: small enough that a region's stored values stay in cache while
+// every reduction of the input passes over them.
+constexpr std::uint64_t region_elements = 1 << 16;
+
 constexpr double nc_fill_float = 9.9692099683868690e+36;
 constexpr double nc_fill_double = 9.9692099683868690e+36;
 
@@ -317,20 +321,28 @@ RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& c
       auto source = open_source(meta);
       std::uint64_t largest = 0;
       for (const Box& t : ip.tiles[rank]) largest = std::max(largest, volume(t));
-      RawBytes raw("raw_tile", largest * ip.element_bytes);
-      TileValues values("tile_values", largest);
+      // Readers fill host memory; kernels read it where the default execution space can.
+      RawBytes raw(Kokkos::ViewAllocateWithoutInitializing("raw_tile"), largest * ip.element_bytes);
+      // Work regions: cache-sized pieces of a tile. Cut the first reduction's outer kept axes,
+      // then its reduced axes, and its last kept axis (the kernels' contiguous runs) last.
+      const AxisMap& first = ip.reductions.front().axes;
+      std::vector<std::size_t> order(first.kept.begin(), first.kept.end() - (first.kept.empty() ? 0 : 1));
+      order.insert(order.end(), first.reduced.begin(), first.reduced.end());
       for (const Box& t : ip.tiles[rank]) {
         auto tr = Clock::now();
         source->read(t, raw.data());
         times.read += since(tr);
         auto tc = Clock::now();
-        const std::size_t n = static_cast<std::size_t>(volume(t));
-        decode_tile(meta.var.type, raw, n, dec, values);
-        const TileStats stats = tile_stats(values, n, dec.mantissa_bits);
-        for (std::size_t r = 0; r < ip.reductions.size(); ++r)
-          states[k][r].add_tile(values, t, ip.reductions[r].axes, stats);
+        auto dev = Kokkos::create_mirror_view_and_copy(Kokkos::DefaultExecutionSpace::memory_space(), raw);
+        const RawTile tile{meta.var.type, dev.data(), t};
+        for (const Box& region : split_to_budget(t, region_elements, order)) {
+          const TileStats stats = region_stats(tile, region, dec);
+          for (std::size_t r = 0; r < ip.reductions.size(); ++r)
+            states[k][r].add(tile, region, ip.reductions[r].axes, stats, dec);
+        }
         Kokkos::fence();
         times.compute += since(tc);
+        const std::size_t n = static_cast<std::size_t>(volume(t));
         bytes_read += double(n * ip.element_bytes);
         progress.advance(n * ip.element_bytes);
       }

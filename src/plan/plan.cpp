@@ -9,6 +9,8 @@
 namespace tessera {
 namespace {
 
+constexpr std::uint64_t max_tile_bytes = 64ull << 20;
+
 std::string at(const JobSpec& job, const ReductionSpec& r) {
   return job.file + ":" + std::to_string(r.pos.line) + ":" + std::to_string(r.pos.column) + ": reduction '" +
          r.name + "'";
@@ -133,8 +135,10 @@ Plan make_plan(const JobSpec& job, const std::vector<InputMeta>& metas, int rank
         ip.rank_boxes = boxes;
       }
     }
-    // Tiles: what one buffer holds within the memory budget (stored bytes + decoded doubles).
-    ip.tile_elements = std::max<std::uint64_t>(1, job.run.memory_per_rank / (ip.element_bytes + sizeof(double)));
+    // Tiles: what one read buffer of stored values holds within the memory budget, and at most
+    // 64 MiB: large reads are efficient well before that, and a smaller buffer stays warm.
+    const std::uint64_t buffer = std::min<std::uint64_t>(job.run.memory_per_rank, max_tile_bytes);
+    ip.tile_elements = std::max<std::uint64_t>(1, buffer / ip.element_bytes);
     for (const Box& b : ip.rank_boxes) ip.tiles.push_back(tile(b, ip.tile_elements, align));
     for (auto& rp : ip.reductions) plan_outputs(rp, ip.rank_boxes, ranks);
     plan.inputs.push_back(std::move(ip));
@@ -147,7 +151,7 @@ std::uint64_t Plan::peak_bytes_per_rank(int rank) const {
   for (const auto& ip : inputs) {
     std::uint64_t largest_tile = 0;
     for (const Box& t : ip.tiles[rank]) largest_tile = std::max(largest_tile, volume(t));
-    std::uint64_t b = largest_tile * (ip.element_bytes + sizeof(double));
+    std::uint64_t b = largest_tile * ip.element_bytes;
     for (const auto& rp : ip.reductions) {
       const Box& s = rp.state_boxes[rank];
       const Box& o = rp.owned_boxes[rank];
@@ -169,7 +173,7 @@ std::string describe(const Plan& plan, const JobSpec& job, const std::vector<Inp
        << (m.var.chunks.empty() ? ", contiguous" : ", chunked") << (m.var.compression.empty() ? "" : ", " + m.var.compression)
        << "\n";
     os << "  split along '" << m.var.dims[ip.split_axis] << "'; tiles of at most " << ip.tile_elements
-       << " elements (" << human_bytes(double(ip.tile_elements) * double(ip.element_bytes + 8)) << " with decode buffer)\n";
+       << " elements (" << human_bytes(double(ip.tile_elements) * double(ip.element_bytes)) << ")\n";
     for (int r = 0; r < plan.ranks; ++r) {
       const Box& b = ip.rank_boxes[r];
       std::uint64_t bytes = empty(b) ? 0 : volume(b) * ip.element_bytes;

@@ -5,52 +5,10 @@
 #include <limits>
 
 #include "core/error.hpp"
+#include "reduce/add_kernel.hpp"
 
 namespace tessera {
 namespace {
-
-constexpr int max_dims = 8;
-
-// Maps (output cell of the tile, reduced element) to offsets in the tile and in the state.
-struct TileIndexer {
-  int nk = 0, nr = 0;
-  std::size_t kcount[max_dims] = {}, ktile[max_dims] = {}, kstate[max_dims] = {};
-  std::size_t rcount[max_dims] = {}, rtile[max_dims] = {};
-  std::size_t base_state = 0, cells = 1, reduced = 1;
-
-  TileIndexer(const Box& tile, const Box& state_box, const AxisMap& axes) {
-    if (axes.kept.size() > max_dims || axes.reduced.size() > max_dims)
-      throw InputError("variables with more than 8 dimensions are not supported");
-    const auto ts = row_major_strides(tile.count);
-    const auto ss = row_major_strides(state_box.count);
-    nk = static_cast<int>(axes.kept.size());
-    nr = static_cast<int>(axes.reduced.size());
-    for (int j = 0; j < nk; ++j) {
-      const std::size_t a = axes.kept[j];
-      kcount[j] = tile.count[a];
-      ktile[j] = ts[a];
-      kstate[j] = ss[j];
-      base_state += (tile.start[a] - state_box.start[j]) * ss[j];
-      cells *= tile.count[a];
-    }
-    for (int j = 0; j < nr; ++j) {
-      rcount[j] = tile.count[axes.reduced[j]];
-      rtile[j] = ts[axes.reduced[j]];
-      reduced *= rcount[j];
-    }
-  }
-
-  KOKKOS_INLINE_FUNCTION void cell(std::size_t c, std::size_t& tile_off, std::size_t& state_idx) const {
-    tile_off = 0;
-    state_idx = base_state;
-    for (int j = nk - 1; j >= 0; --j) {
-      const std::size_t i = c % kcount[j];
-      c /= kcount[j];
-      tile_off += i * ktile[j];
-      state_idx += i * kstate[j];
-    }
-  }
-};
 
 // ---- double-double arithmetic for the variance's final subtraction ----
 struct DD {
@@ -145,76 +103,66 @@ std::size_t ReductionState::bytes_per_cell() const {
   return b;
 }
 
+namespace {
+
+template <class T>
+void launch_typed(const RawTile& tile, const TileGeometry& g, const detail::Missing& miss,
+                  const detail::StateViews& v, const StateNeeds& needs) {
+  const T* raw = static_cast<const T*>(tile.data);
+  auto go = [&](auto kernel) { Kokkos::parallel_for("reduce_region", g.items, kernel); };
+  if (needs.minmax) go(detail::AddKernel<T, true, false, false>{raw, g, miss, v});
+  else if (needs.sumsq) go(detail::AddKernel<T, false, true, true>{raw, g, miss, v});
+  else if (needs.sum) go(detail::AddKernel<T, false, true, false>{raw, g, miss, v});
+  else go(detail::AddKernel<T, false, false, false>{raw, g, miss, v});
+}
+
+}  // namespace
+
+void ReductionState::add(const RawTile& tile, const Box& region, const AxisMap& axes, const TileStats& stats,
+                         const Decoding& dec) {
+  const TileGeometry g(tile.layout, region, box_, axes);
+  if (g.items == 0 || g.reduced == 0) return;
+  const double n = static_cast<double>(g.reduced);
+  detail::StateViews v;
+  v.count = count_;
+  v.min = min_;
+  v.max = max_;
+  if (needs_.sum) {
+    v.sum_is_fast = sum_.prepare(n * stats.max_abs, stats.min_qexp) == ExactSum::Mode::fast;
+    v.sum_fast = sum_.fast();
+    v.sum_wide = sum_.wide();
+    v.sum_anchor = sum_.anchor();
+  }
+  if (needs_.sumsq) {
+    // x^2 = p + e exactly (fma); e is zero for float32 and small integer inputs.
+    v.split_squares = !(mantissa_bits_ == 23 || (mantissa_bits_ == 0 && stats.max_abs < 67108864.0));
+    const double terms = v.split_squares ? 2.0 : 1.0;
+    const int q2 = stats.min_qexp == ExactSum::no_quantum ? ExactSum::no_quantum : 2 * stats.min_qexp;
+    v.sq_is_fast = sumsq_.prepare(terms * n * stats.max_abs * stats.max_abs, q2) == ExactSum::Mode::fast;
+    v.sq_fast = sumsq_.fast();
+    v.sq_wide = sumsq_.wide();
+    v.sq_anchor = sumsq_.anchor();
+  }
+  detail::Missing miss;
+  for (int i = 0; i < dec.n_missing; ++i) miss.value[i] = dec.missing[i];
+  switch (tile.type) {
+    case DType::i8: launch_typed<std::int8_t>(tile, g, miss, v, needs_); break;
+    case DType::u8: launch_typed<std::uint8_t>(tile, g, miss, v, needs_); break;
+    case DType::i16: launch_typed<std::int16_t>(tile, g, miss, v, needs_); break;
+    case DType::u16: launch_typed<std::uint16_t>(tile, g, miss, v, needs_); break;
+    case DType::i32: launch_typed<std::int32_t>(tile, g, miss, v, needs_); break;
+    case DType::u32: launch_typed<std::uint32_t>(tile, g, miss, v, needs_); break;
+    case DType::i64: launch_typed<std::int64_t>(tile, g, miss, v, needs_); break;
+    case DType::u64: launch_typed<std::uint64_t>(tile, g, miss, v, needs_); break;
+    case DType::f32: launch_typed<float>(tile, g, miss, v, needs_); break;
+    case DType::f64: launch_typed<double>(tile, g, miss, v, needs_); break;
+  }
+  host_current_ = false;
+}
+
 void ReductionState::add_tile(const TileValues& values, const Box& tile_box, const AxisMap& axes,
                               const TileStats& stats) {
-  const TileIndexer ix(tile_box, box_, axes);
-  if (ix.cells == 0 || ix.reduced == 0) return;
-  const double n = static_cast<double>(ix.reduced);
-  const bool sum_fast = !needs_.sum || sum_.prepare(n * stats.max_abs, stats.min_qexp) == ExactSum::Mode::fast;
-  // x^2 = p + e exactly (fma); e is zero for float and small integer inputs.
-  const double sq_terms = mantissa_bits_ == 23 ? 1.0 : 2.0;
-  const int sq_q = stats.min_qexp == ExactSum::no_quantum ? ExactSum::no_quantum : 2 * stats.min_qexp;
-  const bool sq_fast =
-      !needs_.sumsq ||
-      sumsq_.prepare(sq_terms * n * stats.max_abs * stats.max_abs, sq_q) == ExactSum::Mode::fast;
-
-  auto v = values;
-  auto cnt = count_;
-  auto mn = min_;
-  auto mx = max_;
-  auto sf = sum_.fast();
-  auto sw = sum_.wide();
-  auto qf = sumsq_.fast();
-  auto qw = sumsq_.wide();
-  const int sa = sum_.anchor(), qa = sumsq_.anchor();
-  const bool do_minmax = needs_.minmax, do_sum = needs_.sum, do_sq = needs_.sumsq;
-  Kokkos::parallel_for(
-      "reduce_tile", ix.cells, KOKKOS_LAMBDA(std::size_t c) {
-        std::size_t off, s;
-        ix.cell(c, off, s);
-        std::int64_t k = 0;
-        double lo = 0, hi = 0, fs = 0, fq = 0;
-        if (do_minmax) lo = mn(s), hi = mx(s);
-        WideSum ws, wq;
-        std::size_t r[max_dims] = {};
-        for (std::size_t e = 0; e < ix.reduced; ++e) {
-          const double x = v(off);
-          if (is_valid(x)) {
-            ++k;
-            if (do_minmax) {
-              lo = x < lo ? x : lo;
-              hi = x > hi ? x : hi;
-            }
-            if (do_sum) {
-              if (sum_fast) fs += x;
-              else ws.add(x, sa);
-            }
-            if (do_sq) {
-              const double p = x * x, pe = fma(x, x, -p);
-              if (sq_fast) fq += p, fq += pe;
-              else wq.add(p, qa), wq.add(pe, qa);
-            }
-          }
-          // Odometer over the reduced axes, innermost first.
-          for (int j = ix.nr - 1; j >= 0; --j) {
-            off += ix.rtile[j];
-            if (++r[j] < ix.rcount[j]) break;
-            off -= ix.rcount[j] * ix.rtile[j];
-            r[j] = 0;
-          }
-        }
-        cnt(s) += k;
-        if (do_minmax) mn(s) = lo, mx(s) = hi;
-        if (do_sum) {
-          if (sum_fast) sf(s) += fs;
-          else sw(s).add(ws);
-        }
-        if (do_sq) {
-          if (sq_fast) qf(s) += fq;
-          else qw(s).add(wq);
-        }
-      });
-  host_current_ = false;
+  add(RawTile{DType::f64, values.data(), tile_box}, tile_box, axes, stats, Decoding{});
 }
 
 void ReductionState::harmonize(const mpi::Comm& comm) {

@@ -11,15 +11,10 @@
 #include "job/job_spec.hpp"
 #include "mpi/comm.hpp"
 #include "reduce/exact_sum.hpp"
+#include "reduce/tile_geometry.hpp"
 #include "reduce/tile_kernels.hpp"
 
 namespace tessera {
-
-// Which input axes a reduction keeps (in order: they are the output's axes) and which it reduces.
-struct AxisMap {
-  std::vector<std::size_t> kept;
-  std::vector<std::size_t> reduced;
-};
 
 struct StateNeeds {
   bool minmax = false, sum = false, sumsq = false;
@@ -33,7 +28,10 @@ class ReductionState {
   const Box& box() const { return box_; }
   std::size_t cells() const { return cells_; }
 
-  // Adds the valid values of a decoded tile (C order over `tile_box`, input index space).
+  // Adds the valid values of `region` (input index space, inside tile.layout), decoding stored
+  // values with `dec` (fill values and NaN are skipped). `stats` describes the region's values.
+  void add(const RawTile& tile, const Box& region, const AxisMap& axes, const TileStats& stats, const Decoding& dec);
+  // The same for already decoded doubles (NaN = missing) laid out over `tile_box`.
   void add_tile(const TileValues& values, const Box& tile_box, const AxisMap& axes, const TileStats& stats);
 
   // Collective over every rank holding a state of this reduction: common exact-sum tiers.

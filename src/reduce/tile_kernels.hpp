@@ -5,6 +5,7 @@
 
 #include "cf/decoding.hpp"
 #include "core/dtype.hpp"
+#include "decomp/box.hpp"
 
 namespace tessera {
 
@@ -20,6 +21,10 @@ struct TileStats {
 };
 
 TileStats tile_stats(const TileValues& v, std::size_t n, int mantissa_bits);
+
+struct RawTile;
+// The same measured on stored values of `region` inside a raw tile, decoded with `dec`.
+TileStats region_stats(const RawTile& tile, const Box& region, const Decoding& dec);
 
 // Valid means finite: NaN marks missing values and infinities are not averaged.
 KOKKOS_INLINE_FUNCTION bool is_valid(double x) { return (x - x) == 0.0; }
