@@ -19,6 +19,7 @@ const char* usage_text =
     "  plan JOB.yaml       print the decomposition for --ranks N\n"
     "  inspect PATH        dimensions, variables, chunking, compression, CF attributes\n"
     "  generate PATH       write a synthetic CF dataset\n"
+    "  render slurm|mpijob JOB.yaml   a Slurm batch script or a Kubernetes MPIJob for the job\n"
     "\n"
     "  tessera <command> --help   options of a command\n"
     "  tessera --version          version\n"
@@ -64,7 +65,7 @@ int run_cli(int argc, char** argv) {
   }
   const std::map<std::string, int (*)(const Args&, const mpi::Comm&)> commands = {
       {"run", cmd_run}, {"validate", cmd_validate}, {"plan", cmd_plan}, {"inspect", cmd_inspect},
-      {"generate", cmd_generate}};
+      {"generate", cmd_generate}, {"render", cmd_render}};
   try {
     auto it = commands.find(all[0]);
     if (it == commands.end()) {

@@ -15,6 +15,7 @@ int cmd_validate(const Args& args, const mpi::Comm& comm);
 int cmd_plan(const Args& args, const mpi::Comm& comm);
 int cmd_inspect(const Args& args, const mpi::Comm& comm);
 int cmd_generate(const Args& args, const mpi::Comm& comm);
+int cmd_render(const Args& args, const mpi::Comm& comm);
 
 // argv -> exit code; the whole command line interface.
 int run_cli(int argc, char** argv);
