@@ -1,3 +1,4 @@
+#include <cstdlib>
 #include <iostream>
 
 #include "cli/options.hpp"
@@ -18,6 +19,23 @@ std::string joined(const std::string& cmd, const Args& args) {
   for (const auto& a : args) s += " " + a;
   return s;
 }
+// A launcher that silently starts every rank as a singleton (e.g. Open MPI 5 ignoring the MPI
+// Operator's OMPI_MCA_orte_* settings) would run N copies of a 1-rank job: refuse that.
+void check_rank_count(int expected, const mpi::Comm& comm) {
+  if (expected == 0)
+    if (const char* env = std::getenv("TESSERA_EXPECT_RANKS"); env && *env) {
+      try {
+        expected = std::stoi(env);
+      } catch (const std::exception&) {
+        throw UsageError(std::string("TESSERA_EXPECT_RANKS must be a number, got '") + env + "'");
+      }
+    }
+  if (expected > 0 && expected != comm.size())
+    throw RuntimeError("tessera runs on " + std::to_string(comm.size()) + " rank(s) but " + std::to_string(expected) +
+                       " were expected: the launcher did not start one MPI job (check the MPI library matches the "
+                       "launcher, e.g. srun --mpi=pmix, and that the hostfile/slots are seen)");
+}
+
 }  // namespace
 
 int cmd_run(const Args& args, const mpi::Comm& comm) {
@@ -27,12 +45,16 @@ int cmd_run(const Args& args, const mpi::Comm& comm) {
   opts.add_options()("job", po::value(&job_path)->required(), "job file (YAML)")(
       "overwrite", po::bool_switch(&ro.overwrite), "replace an existing output")(
       "report", po::value(&ro.report_path), "write a JSON run report (phase times, bytes, throughput)")(
-      "quiet,q", po::bool_switch(&ro.quiet), "no progress lines");
+      "quiet,q", po::bool_switch(&ro.quiet), "no progress lines")(
+      "expect-ranks", po::value<int>(), "fail unless exactly this many ranks run (default: $TESSERA_EXPECT_RANKS)");
   po::positional_options_description pos;
   pos.add("job", 1);
   po::variables_map vm;
-  if (!parse_options("run", "JOB.yaml [--overwrite] [--report FILE.json] [--quiet]", args, opts, pos, vm, comm))
+  if (!parse_options("run", "JOB.yaml [--overwrite] [--report FILE.json] [--quiet] [--expect-ranks N]", args, opts,
+                     pos, vm, comm))
     return 0;
+  const int expected = vm.count("expect-ranks") ? vm["expect-ranks"].as<int>() : 0;
+  mpi::run_phase(comm, [&] { check_rank_count(expected, comm); });
   ro.command_line = joined("run", args);
   const JobSpec job = load_job(job_path, comm);
   const RunSummary s = run_job(job, ro, comm);
