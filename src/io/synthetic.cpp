@@ -45,7 +45,7 @@ void write_file(const SyntheticSpec& s, const std::string& path, std::size_t t0,
   if (s.overwrite && (!parallel || par->rank() == 0)) std::filesystem::remove(path);
   if (parallel) par->barrier();
   nc::File f = parallel ? nc::File::create_parallel(path, *par) : nc::File::create(path, s.format);
-  const int dt = f.define_dimension("time", nt);  // fixed-size: parallel writes need no extension
+  const int dt = f.define_dimension("time", 0);  // unlimited, as in model output (NCO's ncra needs it)
   const int dy = f.define_dimension("lat", s.ny);
   const int dx = f.define_dimension("lon", s.nx);
   const int db = f.define_dimension("bnds", 2);

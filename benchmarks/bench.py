@@ -1,0 +1,235 @@
+#!/usr/bin/python3
+"""Tessera against CDO, NCO and xarray+Dask on the same files, in the same run.
+
+Generates the datasets with `tessera generate`, warms the page cache, then runs every tool of a
+case in turn (A B C A B C ...) for --reps repetitions and reports medians, the ratio of each peer
+to Tessera on 2 ranks, and the peak resident memory of each run (the largest process of its
+tree). The floor is `dd` of the same bytes from the page cache, and Tessera's own read+compute
+phases from its --report.
+
+  /usr/bin/python3 benchmarks/bench.py            # ~3 GB float32 2920x360x720 (minutes)
+  /usr/bin/python3 benchmarks/bench.py --small    # 365x180x360 quick look
+
+Writes DIR/results.csv, DIR/results.md and DIR/results.png (DIR: --out, default benchmarks/results).
+"""
+import argparse
+import csv
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MPI_ENV = {
+    "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+    "OMPI_MCA_rmaps_base_oversubscribe": "1", "OMPI_MCA_pml": "ob1", "OMPI_MCA_btl": "self,vader,tcp",
+}
+
+
+def run(cmd, env=None, cwd=None):
+    """Runs cmd; returns (wall seconds, peak RSS in MiB of the largest process in its tree)."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    err = p.stderr.read().decode(errors="replace")
+    p.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        sys.exit(f"bench: {' '.join(cmd)} failed ({code}):\n{err}")
+    return wall, usage.ru_maxrss / 1024.0
+
+
+def job_file(path, inputs, reductions, out):
+    with open(path, "w") as f:
+        f.write(f"name: bench\ninputs:\n  tas:\n    path: {inputs}\n    variable: tas\nreductions:\n")
+        for name, op, over in reductions:
+            f.write(f"  - {{name: {name}, op: {op}, over: [{', '.join(over)}]}}\n")
+        f.write(f"output:\n  path: {out}\n  overwrite: true\nrun:\n  memory_per_rank: 256MiB\n")
+
+
+def xarray_script(path, files, op):
+    with open(path, "w") as f:
+        f.write(
+            "import sys, xarray as xr\n"
+            f"ds = xr.open_mfdataset({files!r}, chunks={{'time': 100}}, combine='by_coords') if len({files!r}) > 1 "
+            f"else xr.open_dataset({files[0]!r}, chunks={{'time': 100}})\n"
+            f"r = getattr(ds.tas, {op!r})('time')\n"
+            "r.to_netcdf(sys.argv[1])\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--small", action="store_true", help="365x180x360 instead of 2920x360x720")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--workdir", help="where datasets go (default: a temporary folder, removed after)")
+    ap.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results"))
+    ap.add_argument("--tessera", default=os.path.join(ROOT, "build", "src", "tessera"))
+    ap.add_argument("--cases", default="timmean,timstd,deflate,classic,multifile")
+    args = ap.parse_args()
+
+    for tool in ("cdo", "ncra", "dd", "mpirun"):
+        if not shutil.which(tool):
+            sys.exit(f"bench: {tool} not found (install cdo nco openmpi-bin)")
+    env = dict(os.environ, **MPI_ENV)
+    shape = "365,180,360" if args.small else "2920,360,720"
+    nt = int(shape.split(",")[0])
+    work = args.workdir or tempfile.mkdtemp(prefix="tessera-bench-")
+    os.makedirs(work, exist_ok=True)
+    os.makedirs(args.out, exist_ok=True)
+    T = args.tessera
+    gen = ["mpirun", "-n", "2", T, "generate", "--shape", shape, "--overwrite"]
+    chunks = "8,180,360" if args.small else "8,360,720"
+    data = {
+        "nc4": os.path.join(work, "tas.nc"),
+        "deflate": os.path.join(work, "tas_deflate.nc"),
+        "classic": os.path.join(work, "tas_classic.nc"),
+        "multifile": os.path.join(work, "tas_year.nc"),
+    }
+    cases = args.cases.split(",")
+    print(f"bench: generating {shape} datasets in {work}", flush=True)
+    if not os.path.exists(data["nc4"]):
+        subprocess.run(gen + [data["nc4"], "--chunks", chunks], env=env, check=True, stdout=subprocess.DEVNULL)
+    if "deflate" in cases and not os.path.exists(data["deflate"]):
+        subprocess.run(gen + [data["deflate"], "--chunks", chunks, "--deflate", "1", "--shuffle"], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+    if "classic" in cases and not os.path.exists(data["classic"]):
+        subprocess.run(gen + [data["classic"], "--format", "classic"], env=env, check=True, stdout=subprocess.DEVNULL)
+    years = max(4, nt // 365)  # by year; the small set is split in four so it is still multi-file
+    year_files = [os.path.join(work, f"tas_year_{i:03d}.nc") for i in range(years)]
+    if "multifile" in cases and not os.path.exists(year_files[0]):
+        subprocess.run(gen + [data["multifile"], "--files", str(years), "--chunks", chunks], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+
+    out = os.path.join(work, "out")
+    os.makedirs(out, exist_ok=True)
+
+    def tessera(files, reductions, ranks, tag):
+        job = os.path.join(work, f"job_{tag}.yaml")
+        inputs = files if isinstance(files, str) else os.path.join(work, "tas_year_*.nc")
+        job_file(job, inputs, reductions, os.path.join(out, f"tessera_{tag}.nc"))
+        report = os.path.join(out, f"report_{tag}_{ranks}.json")
+        return ["mpirun", "-n", str(ranks), T, "run", job, "--quiet", "--report", report], report
+
+    def xr(files, op, tag):
+        script = os.path.join(work, f"xr_{tag}.py")
+        xarray_script(script, files, op)
+        return ["/usr/bin/python3", script, os.path.join(out, f"xr_{tag}.nc")]
+
+    # case -> list of (tool, command, bytes read, tessera report or None)
+    nbytes = os.path.getsize(data["nc4"])
+    plan = {}
+    if "timmean" in cases:
+        f = data["nc4"]
+        t1, r1 = tessera(f, [("m", "mean", ["time"])], 1, "mean")
+        t2, r2 = tessera(f, [("m", "mean", ["time"])], 2, "mean")
+        plan["time mean (NetCDF-4)"] = [
+            ("tessera -n 1", t1, r1), ("tessera -n 2", t2, r2),
+            ("cdo timmean", ["cdo", "-O", "-s", "timmean", f, os.path.join(out, "cdo_mean.nc")], None),
+            ("nco ncra", ["ncra", "-O", f, os.path.join(out, "ncra_mean.nc")], None),
+            ("xarray+dask", xr([f], "mean", "mean"), None),
+            ("dd (floor)", ["dd", f"if={f}", "of=/dev/null", "bs=16M"], None)]
+    if "timstd" in cases:
+        f = data["nc4"]
+        t2, r2 = tessera(f, [("s", "std", ["time"])], 2, "std")
+        plan["time std (NetCDF-4)"] = [
+            ("tessera -n 2", t2, r2),
+            ("cdo timstd", ["cdo", "-O", "-s", "timstd", f, os.path.join(out, "cdo_std.nc")], None),
+            ("xarray+dask", xr([f], "std", "std"), None)]
+    if "deflate" in cases:
+        f = data["deflate"]
+        t1, r1 = tessera(f, [("m", "mean", ["time"])], 1, "defl")
+        t2, r2 = tessera(f, [("m", "mean", ["time"])], 2, "defl")
+        plan["time mean (deflate+shuffle)"] = [
+            ("tessera -n 1", t1, r1), ("tessera -n 2", t2, r2),
+            ("cdo timmean", ["cdo", "-O", "-s", "timmean", f, os.path.join(out, "cdo_defl.nc")], None),
+            ("nco ncra", ["ncra", "-O", f, os.path.join(out, "ncra_defl.nc")], None)]
+    if "classic" in cases:
+        f = data["classic"]
+        t2, r2 = tessera(f, [("m", "mean", ["time"])], 2, "classic")
+        plan["time mean (NetCDF-3 classic)"] = [
+            ("tessera -n 2", t2, r2),
+            ("cdo timmean", ["cdo", "-O", "-s", "timmean", f, os.path.join(out, "cdo_classic.nc")], None),
+            ("nco ncra", ["ncra", "-O", f, os.path.join(out, "ncra_classic.nc")], None)]
+    if "multifile" in cases:
+        t2, r2 = tessera(year_files, [("m", "mean", ["time"])], 2, "multi")
+        plan[f"time mean ({years} files)"] = [
+            ("tessera -n 2", t2, r2),
+            ("cdo timmean", ["cdo", "-O", "-s", "timmean", "-cat", " ".join(year_files),
+                             os.path.join(out, "cdo_multi.nc")], None),
+            ("nco ncra", ["ncra", "-O"] + year_files + [os.path.join(out, "ncra_multi.nc")], None),
+            ("xarray+dask", xr(year_files, "mean", "multi"), None)]
+
+    # Warm the page cache with everything we will read.
+    for f in list(data.values()) + year_files:
+        if os.path.exists(f):
+            subprocess.run(["dd", f"if={f}", "of=/dev/null", "bs=16M"], stderr=subprocess.DEVNULL, check=True)
+
+    rows = []
+    for case, tools in plan.items():
+        print(f"bench: {case}", flush=True)
+        walls = {t[0]: [] for t in tools}
+        rss = {t[0]: 0.0 for t in tools}
+        phases = {t[0]: [] for t in tools}
+        for _ in range(args.reps):
+            for name, cmd, report in tools:  # interleaved: A B C A B C ...
+                w, m = run(cmd, env=env)
+                walls[name].append(w)
+                rss[name] = max(rss[name], m)
+                if report:
+                    with open(report) as fh:
+                        p = json.load(fh)["phases_seconds"]
+                    phases[name].append(p["read"] + p["compute"])
+        ref = statistics.median(walls["tessera -n 2"])
+        for name, _, report in tools:
+            med = statistics.median(walls[name])
+            rows.append({
+                "case": case, "tool": name, "median_s": round(med, 4), "min_s": round(min(walls[name]), 4),
+                "peak_rss_mib": round(rss[name], 1),
+                "read_compute_s": round(statistics.median(phases[name]), 4) if phases[name] else "",
+                "ratio_to_tessera_n2": round(med / ref, 2),
+            })
+            print(f"  {name:16s} {med:8.3f} s  x{med / ref:5.2f}  peak {rss[name]:7.1f} MiB", flush=True)
+
+    csv_path = os.path.join(args.out, "results.csv")
+    with open(csv_path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0].keys()))
+        w.writeheader()
+        w.writerows(rows)
+    md = ["| case | tool | median s | peer / tessera -n 2 | peak RSS MiB | tessera read+compute s |",
+          "|---|---|---|---|---|---|"]
+    for r in rows:
+        md.append(f"| {r['case']} | {r['tool']} | {r['median_s']:.3f} | {r['ratio_to_tessera_n2']:.2f} | "
+                  f"{r['peak_rss_mib']:.0f} | {r['read_compute_s']} |")
+    header = (f"Dataset {shape} float32 ({nbytes / 1e9:.2f} GB per copy), {args.reps} interleaved repetitions, "
+              f"page cache warm, {os.cpu_count()} cores. Reproduce: /usr/bin/python3 benchmarks/bench.py"
+              f"{' --small' if args.small else ''} --reps {args.reps}\n\n")
+    with open(os.path.join(args.out, "results.md"), "w") as fh:
+        fh.write(header + "\n".join(md) + "\n")
+    print("\n" + header + "\n".join(md))
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, axes = plt.subplots(1, len(plan), figsize=(4 * len(plan), 4), squeeze=False)
+        for ax, case in zip(axes[0], plan):
+            sub = [r for r in rows if r["case"] == case]
+            ax.barh([r["tool"] for r in sub], [r["median_s"] for r in sub],
+                    color=["tab:blue" if r["tool"].startswith("tessera") else "tab:gray" for r in sub])
+            ax.set_title(case, fontsize=9)
+            ax.set_xlabel("median wall time (s)")
+            ax.invert_yaxis()
+        fig.tight_layout()
+        fig.savefig(os.path.join(args.out, "results.png"), dpi=110)
+    except ImportError:
+        print("bench: matplotlib not installed (python3-matplotlib); no chart written")
+    if not args.workdir:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
