@@ -7,3 +7,27 @@
 
 #include <Kokkos_Core.hpp>
 
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  int rank = 0, size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  Kokkos::initialize(argc, argv);
+  int local_failed = 0;
+  {
+    testing::InitGoogleTest(&argc, argv);
+    // Rank 0 prints the usual report; the others print only their failures.
+    if (rank != 0) {
+      auto& listeners = testing::UnitTest::GetInstance()->listeners();
+      delete listeners.Release(listeners.default_result_printer());
+    }
+    local_failed = RUN_ALL_TESTS() != 0 ? 1 : 0;
+  }
+  Kokkos::finalize();
+  int failed_ranks = 0;
+  MPI_Allreduce(&local_failed, &failed_ranks, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  if (local_failed) std::fprintf(stderr, "[rank %d of %d] FAILED\n", rank, size);
+  if (rank == 0) std::printf("[mpi] %d of %d ranks failed\n", failed_ranks, size);
+  MPI_Finalize();
+  return failed_ranks ? 1 : 0;
+}
