@@ -7,6 +7,22 @@
 
 #include <Kokkos_Core.hpp>
 
+namespace {
+// On ranks other than 0: report failed assertions only, tagged with the rank.
+class FailurePrinter : public testing::EmptyTestEventListener {
+ public:
+  explicit FailurePrinter(int rank) : rank_(rank) {}
+  void OnTestPartResult(const testing::TestPartResult& r) override {
+    if (r.failed())
+      std::fprintf(stderr, "[rank %d] %s:%d: Failure\n%s\n", rank_, r.file_name() ? r.file_name() : "?",
+                   r.line_number(), r.summary());
+  }
+
+ private:
+  int rank_;
+};
+}  // namespace
+
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
   int rank = 0, size = 1;
@@ -20,6 +36,7 @@ int main(int argc, char** argv) {
     if (rank != 0) {
       auto& listeners = testing::UnitTest::GetInstance()->listeners();
       delete listeners.Release(listeners.default_result_printer());
+      listeners.Append(new FailurePrinter(rank));
     }
     local_failed = RUN_ALL_TESTS() != 0 ? 1 : 0;
   }
