@@ -9,9 +9,9 @@
 namespace tessera {
 
 std::uint64_t volume(const Box& b) {
+  if (empty(b)) return 0;
   std::uint64_t v = 1;
   for (std::size_t c : b.count) {
-    if (c == 0) return 0;
     if (v > std::numeric_limits<std::uint64_t>::max() / c)
       throw InputError("hyperslab " + to_string(b) + " has more elements than 2^64");
     v *= c;
@@ -55,9 +55,11 @@ std::vector<Box> split_along(const Box& b, std::size_t axis, std::size_t parts, 
   const std::size_t blocks = cuts.size() - 1;
   std::vector<Box> out;
   out.reserve(parts);
+  // Balanced: every piece gets blocks/parts blocks and the first blocks%parts one more, so
+  // empty pieces (fewer blocks than parts) are the trailing ones.
+  const std::size_t base = blocks / parts, extra = blocks % parts;
   for (std::size_t p = 0; p < parts; ++p) {
-    // Balanced block ranges: piece p gets blocks [p*blocks/parts, (p+1)*blocks/parts).
-    std::size_t b0 = p * blocks / parts, b1 = (p + 1) * blocks / parts;
+    const std::size_t b0 = p * base + std::min(p, extra), b1 = b0 + base + (p < extra ? 1 : 0);
     Box piece = b;
     piece.start[axis] = cuts[b0];
     piece.count[axis] = cuts[b1] - cuts[b0];
@@ -124,8 +126,11 @@ void split_rec(const Box& b, std::uint64_t max_elems, const std::vector<std::siz
     return;
   }
   const std::size_t axis = order[next];
-  const std::uint64_t parts = (v + max_elems - 1) / max_elems;
-  if (b.count[axis] >= parts) {
+  // Whole index steps along `axis` that fit the budget; pieces of at most that many.
+  const std::uint64_t per_step = v / b.count[axis];
+  const std::uint64_t steps = max_elems / per_step;
+  if (steps >= 1) {
+    const std::uint64_t parts = (b.count[axis] + steps - 1) / steps;
     for (const Box& piece : split_along(b, axis, static_cast<std::size_t>(parts))) out.push_back(piece);
     return;
   }

@@ -315,8 +315,12 @@ RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& c
       const InputMeta& meta = metas[ip.input];
       decodings.push_back(decoding_for(meta.var, "input '" + meta.alias + "'"));
       const Decoding& dec = decodings.back();
-      for (const auto& rp : ip.reductions)
-        states[k].emplace_back(rp.state_boxes[rank], StateNeeds::for_op(job.reductions[rp.index].op), dec.mantissa_bits);
+      for (const auto& rp : ip.reductions) {
+        double terms = 1;  // values per output cell over the whole input
+        for (std::size_t a : rp.axes.reduced) terms *= double(meta.var.shape[a]);
+        states[k].emplace_back(rp.state_boxes[rank], StateNeeds::for_op(job.reductions[rp.index].op),
+                               dec.mantissa_bits, terms);
+      }
       if (ip.tiles[rank].empty()) continue;
       auto source = open_source(meta);
       std::uint64_t largest = 0;

@@ -3,6 +3,7 @@
 // the cells' counts, min/max and exact sums. Internal to reduce/ (included by reduction_state.cpp).
 #include <Kokkos_Core.hpp>
 
+#include <cmath>
 #include <type_traits>
 
 #include "reduce/exact_sum.hpp"
@@ -19,15 +20,15 @@ struct Missing {
 
 struct StateViews {
   Kokkos::View<std::int64_t*> count;
-  Kokkos::View<double*> min, max, sum_fast, sq_fast;
+  Kokkos::View<double*> min, max, sum_hi, sum_lo, sq_hi, sq_lo;
   Kokkos::View<WideSum*> sum_wide, sq_wide;
-  bool sum_is_fast = true, sq_is_fast = true;
-  int sum_anchor = 0, sq_anchor = 0;
+  ExactSum::Batch sum, sq;
   bool split_squares = false;  // x*x not exact in double: add fma's error term too
 };
 
-// MinMax / Sum / Sq select what the state holds (count always).
-template <class T, bool MinMax, bool Sum, bool Sq>
+// MinMax / Sum / Sq select what the state holds (count always); Split: some sum is in the
+// split tier (the other, if fast, uses a split constant of 0, which leaves v whole).
+template <class T, bool MinMax, bool Sum, bool Sq, bool Split>
 struct AddKernel {
   const T* raw;
   TileGeometry g;
@@ -45,19 +46,20 @@ struct AddKernel {
     std::size_t lay, st;
     int len;
     g.locate(item, lay, st, len);
-    if (s.sum_is_fast && s.sq_is_fast) {
-      fast(lay, st, len);
+    if (s.sum.mode != ExactSum::Mode::wide && s.sq.mode != ExactSum::Mode::wide) {
+      in_registers(lay, st, len);
     } else {
-      wide(lay, st, len);
+      element_wise(lay, st, len);
     }
   }
 
-  // Every sum provably exact in double: plain, vectorisable adds into per-run registers.
-  KOKKOS_INLINE_FUNCTION void fast(std::size_t lay, std::size_t st, int len) const {
+  // Sums in the fast or split tier: vectorisable adds into per-run registers.
+  KOKKOS_INLINE_FUNCTION void in_registers(std::size_t lay, std::size_t st, int len) const {
     std::int64_t k[run_block];
-    double lo[run_block], hi[run_block], sm[run_block], sq[run_block];
+    double lo[run_block], hi[run_block], sh[run_block], sl[run_block], qh[run_block], ql[run_block];
+    const double cs = s.sum.split_constant, cq = s.sq.split_constant;
     for (int j = 0; j < len; ++j) {
-      k[j] = 0, sm[j] = 0, sq[j] = 0;
+      k[j] = 0, sh[j] = 0, sl[j] = 0, qh[j] = 0, ql[j] = 0;
       if constexpr (MinMax) lo[j] = s.min(st + j * g.run_state), hi[j] = s.max(st + j * g.run_state);
     }
     auto run = [&](const T* p, std::size_t stride) {
@@ -66,19 +68,36 @@ struct AddKernel {
         const bool ok = decode(p[j * stride], x);
         const double v = ok ? x : 0.0;
         k[j] += ok;
-        if constexpr (Sum) sm[j] += v;
-        if constexpr (Sq) sq[j] += v * v;
+        if constexpr (Sum) {
+          if constexpr (Split) {
+            const double top = (v + cs) - cs;  // v rounded to the split bit: exact pieces
+            sh[j] += top, sl[j] += v - top;
+          } else {
+            sh[j] += v;
+          }
+        }
+        if constexpr (Sq) {
+          const double v2 = v * v;
+          if constexpr (Split) {
+            const double top = (v2 + cq) - cq;
+            qh[j] += top, ql[j] += v2 - top;
+          } else {
+            qh[j] += v2;
+          }
+        }
         if constexpr (MinMax) {
           lo[j] = ok && x < lo[j] ? x : lo[j];
           hi[j] = ok && x > hi[j] ? x : hi[j];
         }
       }
       if constexpr (Sq)
-        if (s.split_squares)
+        if (s.split_squares)  // fma's error term: below the quantum of v2, in the low double
           for (int j = 0; j < len; ++j) {
             double x;
             const double v = decode(p[j * stride], x) ? x : 0.0;
-            sq[j] += fma(v, v, -(v * v));
+            const double e = fma(v, v, -(v * v));
+            if constexpr (Split) ql[j] += e;
+            else qh[j] += e;
           }
     };
     std::size_t r[tile_max_dims] = {};
@@ -92,14 +111,36 @@ struct AddKernel {
     for (int j = 0; j < len; ++j) {
       const std::size_t c = st + j * g.run_state;
       s.count(c) += k[j];
-      if constexpr (Sum) s.sum_fast(c) += sm[j];
-      if constexpr (Sq) s.sq_fast(c) += sq[j];
+      if constexpr (Sum) {
+        s.sum_hi(c) += sh[j];
+        if constexpr (Split)
+          if (s.sum.mode == ExactSum::Mode::split) s.sum_lo(c) += sl[j];
+      }
+      if constexpr (Sq) {
+        s.sq_hi(c) += qh[j];
+        if constexpr (Split)
+          if (s.sq.mode == ExactSum::Mode::split) s.sq_lo(c) += ql[j];
+      }
       if constexpr (MinMax) s.min(c) = lo[j], s.max(c) = hi[j];
     }
   }
 
-  // Some sum needs the 256-bit tier: element by element, straight into the cells.
-  KOKKOS_INLINE_FUNCTION void wide(std::size_t lay, std::size_t st, int len) const {
+  // Adds one value to a cell's exact sum in whatever tier the batch uses.
+  KOKKOS_INLINE_FUNCTION static void add_to(const ExactSum::Batch& b, const Kokkos::View<double*>& h,
+                                            const Kokkos::View<double*>& l, const Kokkos::View<WideSum*>& w,
+                                            std::size_t c, double v) {
+    if (b.mode == ExactSum::Mode::wide) {
+      w(c).add(v, b.anchor);
+    } else if (b.mode == ExactSum::Mode::split) {
+      const double top = (v + b.split_constant) - b.split_constant;
+      h(c) += top, l(c) += v - top;
+    } else {
+      h(c) += v;
+    }
+  }
+
+  // Some sum needs the wide tier: element by element, straight into the cells.
+  KOKKOS_INLINE_FUNCTION void element_wise(std::size_t lay, std::size_t st, int len) const {
     std::size_t r[tile_max_dims] = {};
     std::size_t off = 0;
     for (std::size_t e = 0; e < g.reduced; ++e) {
@@ -113,14 +154,11 @@ struct AddKernel {
           if (x < s.min(c)) s.min(c) = x;
           if (x > s.max(c)) s.max(c) = x;
         }
-        if constexpr (Sum) {
-          if (s.sum_is_fast) s.sum_fast(c) += x;
-          else s.sum_wide(c).add(x, s.sum_anchor);
-        }
+        if constexpr (Sum) add_to(s.sum, s.sum_hi, s.sum_lo, s.sum_wide, c, x);
         if constexpr (Sq) {
-          const double p2 = x * x, e2 = s.split_squares ? fma(x, x, -p2) : 0.0;
-          if (s.sq_is_fast) s.sq_fast(c) += p2, s.sq_fast(c) += e2;
-          else s.sq_wide(c).add(p2, s.sq_anchor), s.sq_wide(c).add(e2, s.sq_anchor);
+          const double p2 = x * x;
+          add_to(s.sq, s.sq_hi, s.sq_lo, s.sq_wide, c, p2);
+          if (s.split_squares) add_to(s.sq, s.sq_hi, s.sq_lo, s.sq_wide, c, fma(x, x, -p2));
         }
       }
       g.next_reduced(r, off);

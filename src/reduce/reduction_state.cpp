@@ -82,17 +82,19 @@ StateNeeds StateNeeds::for_op(Op op) {
   return n;
 }
 
-ReductionState::ReductionState(const Box& out_box, StateNeeds needs, int mantissa_bits)
+ReductionState::ReductionState(const Box& out_box, StateNeeds needs, int mantissa_bits, double expected_terms)
     : box_(out_box), cells_(empty(out_box) ? 0 : static_cast<std::size_t>(volume(out_box))), needs_(needs),
-      mantissa_bits_(mantissa_bits), count_("count", cells_) {
+      mantissa_bits_(mantissa_bits), expected_terms_(expected_terms), count_("count", cells_) {
+  if (needs_.minmax && (needs_.sum || needs_.sumsq))
+    throw RuntimeError("internal error: a reduction state holds either min/max or sums, not both");
   if (needs_.minmax) {
     min_ = Kokkos::View<double*>("min", cells_);
     max_ = Kokkos::View<double*>("max", cells_);
     Kokkos::deep_copy(min_, std::numeric_limits<double>::infinity());
     Kokkos::deep_copy(max_, -std::numeric_limits<double>::infinity());
   }
-  if (needs_.sum) sum_ = ExactSum(cells_);
-  if (needs_.sumsq) sumsq_ = ExactSum(cells_);
+  if (needs_.sum) sum_ = ExactSum(cells_, expected_terms_);
+  if (needs_.sumsq) sumsq_ = ExactSum(cells_, 2 * expected_terms_);
 }
 
 std::size_t ReductionState::bytes_per_cell() const {
@@ -110,10 +112,13 @@ void launch_typed(const RawTile& tile, const TileGeometry& g, const detail::Miss
                   const detail::StateViews& v, const StateNeeds& needs) {
   const T* raw = static_cast<const T*>(tile.data);
   auto go = [&](auto kernel) { Kokkos::parallel_for("reduce_region", g.items, kernel); };
-  if (needs.minmax) go(detail::AddKernel<T, true, false, false>{raw, g, miss, v});
-  else if (needs.sumsq) go(detail::AddKernel<T, false, true, true>{raw, g, miss, v});
-  else if (needs.sum) go(detail::AddKernel<T, false, true, false>{raw, g, miss, v});
-  else go(detail::AddKernel<T, false, false, false>{raw, g, miss, v});
+  const bool split = v.sum.mode == ExactSum::Mode::split || v.sq.mode == ExactSum::Mode::split;
+  if (needs.minmax) go(detail::AddKernel<T, true, false, false, false>{raw, g, miss, v});
+  else if (needs.sumsq && split) go(detail::AddKernel<T, false, true, true, true>{raw, g, miss, v});
+  else if (needs.sumsq) go(detail::AddKernel<T, false, true, true, false>{raw, g, miss, v});
+  else if (needs.sum && split) go(detail::AddKernel<T, false, true, false, true>{raw, g, miss, v});
+  else if (needs.sum) go(detail::AddKernel<T, false, true, false, false>{raw, g, miss, v});
+  else go(detail::AddKernel<T, false, false, false, false>{raw, g, miss, v});
 }
 
 }  // namespace
@@ -128,20 +133,20 @@ void ReductionState::add(const RawTile& tile, const Box& region, const AxisMap& 
   v.min = min_;
   v.max = max_;
   if (needs_.sum) {
-    v.sum_is_fast = sum_.prepare(n * stats.max_abs, stats.min_qexp) == ExactSum::Mode::fast;
-    v.sum_fast = sum_.fast();
+    v.sum = sum_.prepare(stats.max_abs, n, stats.min_qexp);
+    v.sum_hi = sum_.hi();
+    v.sum_lo = sum_.lo();
     v.sum_wide = sum_.wide();
-    v.sum_anchor = sum_.anchor();
   }
   if (needs_.sumsq) {
     // x^2 = p + e exactly (fma); e is zero for float32 and small integer inputs.
     v.split_squares = !(mantissa_bits_ == 23 || (mantissa_bits_ == 0 && stats.max_abs < 67108864.0));
-    const double terms = v.split_squares ? 2.0 : 1.0;
+    const double terms = v.split_squares ? 2.0 * n : n;
     const int q2 = stats.min_qexp == ExactSum::no_quantum ? ExactSum::no_quantum : 2 * stats.min_qexp;
-    v.sq_is_fast = sumsq_.prepare(terms * n * stats.max_abs * stats.max_abs, q2) == ExactSum::Mode::fast;
-    v.sq_fast = sumsq_.fast();
+    v.sq = sumsq_.prepare(stats.max_abs * stats.max_abs, terms, q2);
+    v.sq_hi = sumsq_.hi();
+    v.sq_lo = sumsq_.lo();
     v.sq_wide = sumsq_.wide();
-    v.sq_anchor = sumsq_.anchor();
   }
   detail::Missing miss;
   for (int i = 0; i < dec.n_missing; ++i) miss.value[i] = dec.missing[i];
@@ -171,7 +176,7 @@ void ReductionState::harmonize(const mpi::Comm& comm) {
 }
 
 ReductionState ReductionState::empty_like(const Box& box) const {
-  ReductionState s(box, needs_, mantissa_bits_);
+  ReductionState s(box, needs_, mantissa_bits_, expected_terms_);
   if (needs_.sum) s.sum_ = sum_.empty_like(s.cells_);
   if (needs_.sumsq) s.sumsq_ = sumsq_.empty_like(s.cells_);
   return s;
@@ -193,15 +198,11 @@ std::vector<char> ReductionState::pack(const Box& sub) {
   sync_to_host();
   std::vector<char> buf;
   buf.reserve(static_cast<std::size_t>(volume(sub)) * bytes_per_cell());
-  const auto sum_f = sum_.host_fast(), sq_f = sumsq_.host_fast();
-  const auto sum_w = sum_.host_wide(), sq_w = sumsq_.host_wide();
-  const bool sum_wide = needs_.sum && sum_.mode() == ExactSum::Mode::wide;
-  const bool sq_wide = needs_.sumsq && sumsq_.mode() == ExactSum::Mode::wide;
   for_each_cell(box_, sub, [&](std::size_t c) {
     put(buf, host_count_(c));
     if (needs_.minmax) put(buf, host_min_(c)), put(buf, host_max_(c));
-    if (needs_.sum) sum_wide ? put(buf, sum_w(c)) : put(buf, sum_f(c));
-    if (needs_.sumsq) sq_wide ? put(buf, sq_w(c)) : put(buf, sq_f(c));
+    if (needs_.sum) sum_.pack_cell(buf, c);
+    if (needs_.sumsq) sumsq_.pack_cell(buf, c);
   });
   return buf;
 }
@@ -211,10 +212,6 @@ void ReductionState::merge_packed(const Box& sub, const char* data, std::size_t 
   if (size != static_cast<std::size_t>(volume(sub)) * bytes_per_cell())
     throw RuntimeError("internal error: partial state of " + to_string(sub) + " has " + std::to_string(size) +
                        " bytes, expected " + std::to_string(volume(sub) * bytes_per_cell()));
-  auto sum_f = sum_.host_fast(), sq_f = sumsq_.host_fast();
-  auto sum_w = sum_.host_wide(), sq_w = sumsq_.host_wide();
-  const bool sum_wide = needs_.sum && sum_.mode() == ExactSum::Mode::wide;
-  const bool sq_wide = needs_.sumsq && sumsq_.mode() == ExactSum::Mode::wide;
   const char* p = data;
   for_each_cell(box_, sub, [&](std::size_t c) {
     host_count_(c) += take<std::int64_t>(p);
@@ -222,9 +219,8 @@ void ReductionState::merge_packed(const Box& sub, const char* data, std::size_t 
       host_min_(c) = std::min(host_min_(c), take<double>(p));
       host_max_(c) = std::max(host_max_(c), take<double>(p));
     }
-    // Exact by harmonize(): fast sums add without rounding, wide ones are integers.
-    if (needs_.sum) sum_wide ? sum_w(c).add(take<WideSum>(p)) : void(sum_f(c) += take<double>(p));
-    if (needs_.sumsq) sq_wide ? sq_w(c).add(take<WideSum>(p)) : void(sq_f(c) += take<double>(p));
+    if (needs_.sum) sum_.merge_cell(p, c);
+    if (needs_.sumsq) sumsq_.merge_cell(p, c);
   });
 }
 

@@ -23,7 +23,8 @@ struct StateNeeds {
 
 class ReductionState {
  public:
-  ReductionState(const Box& out_box, StateNeeds needs, int mantissa_bits);
+  // `expected_terms`: the most values a cell receives over the whole reduction (the plan knows).
+  ReductionState(const Box& out_box, StateNeeds needs, int mantissa_bits, double expected_terms = 0);
 
   const Box& box() const { return box_; }
   std::size_t cells() const { return cells_; }
@@ -56,6 +57,7 @@ class ReductionState {
   std::size_t cells_ = 0;
   StateNeeds needs_;
   int mantissa_bits_ = 23;
+  double expected_terms_ = 0;
   Kokkos::View<std::int64_t*> count_;
   Kokkos::View<double*> min_, max_;
   ExactSum sum_, sumsq_;

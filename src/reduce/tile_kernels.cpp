@@ -4,6 +4,7 @@
 
 #include <climits>
 #include <cmath>
+#include <limits>
 #include <cstring>
 
 namespace tessera {
@@ -109,8 +110,10 @@ TileStats region_stats_typed(const RawTile& tile, const Box& region, const Decod
   for (int i = 0; i < Decoding::max_missing; ++i) k.m[i] = i < dec.n_missing ? dec.missing[i] : NAN;
   double max_abs = 0.0, min_abs = HUGE_VAL;
   Kokkos::parallel_reduce("region_stats", k.g.items, k, Kokkos::Max<double>(max_abs), Kokkos::Min<double>(min_abs));
+  // Kokkos starts Min/Max at the largest finite doubles: no valid non-zero value leaves them there.
+  if (!(max_abs > 0.0)) max_abs = 0.0;
   // The finest quantum belongs to the smallest magnitude (the exponent is monotonic in |x|).
-  const int q = min_abs == HUGE_VAL ? INT_MAX : quantum_exponent(min_abs, dec.mantissa_bits);
+  const int q = min_abs >= std::numeric_limits<double>::max() ? INT_MAX : quantum_exponent(min_abs, dec.mantissa_bits);
   return {max_abs, q};
 }
 

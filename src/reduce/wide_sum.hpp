@@ -9,37 +9,36 @@
 
 namespace tessera {
 
-constexpr int wide_limbs = 4;
+// 640 bits: float32 values and their squares over their whole range, doubles over 2^600.
+constexpr int wide_limbs = 10;
 
 struct WideSum {
-  std::uint64_t limb[wide_limbs] = {0, 0, 0, 0};  // little-endian limbs
+  std::uint64_t limb[wide_limbs] = {};  // little-endian limbs
 
+  // Adds (or subtracts) m * 2^shift, m < 2^53: touches two limbs, then the carry (borrow) ripples
+  // only as far as it must, so the cost does not grow with the width.
   KOKKOS_INLINE_FUNCTION void add_shifted(std::uint64_t m, int shift, bool negative) {
-    // m * 2^shift, shift >= 0, m < 2^53: at most two limbs.
     const int i = shift / 64, b = shift % 64;
-    std::uint64_t part[wide_limbs] = {0, 0, 0, 0};
-    if (i < wide_limbs) part[i] = m << b;
-    if (b && i + 1 < wide_limbs) part[i + 1] = m >> (64 - b);
+    if (i >= wide_limbs) return;  // beyond the range the caller checked: cannot happen
+    const std::uint64_t lo = m << b, hi = b ? m >> (64 - b) : 0;
     if (!negative) {
-      std::uint64_t carry = 0;
-      for (int k = 0; k < wide_limbs; ++k) {
-        std::uint64_t s = limb[k] + part[k];
-        std::uint64_t c1 = s < limb[k];
-        std::uint64_t s2 = s + carry;
-        std::uint64_t c2 = s2 < s;
-        limb[k] = s2;
-        carry = c1 | c2;
-      }
+      std::uint64_t s = limb[i] + lo;
+      std::uint64_t c = s < lo;
+      limb[i] = s;
+      if (i + 1 >= wide_limbs) return;
+      const std::uint64_t t = hi + c;  // hi < 2^53: no overflow
+      s = limb[i + 1] + t;
+      c = s < t;
+      limb[i + 1] = s;
+      for (int k = i + 2; c && k < wide_limbs; ++k) c = ++limb[k] == 0;
     } else {
-      std::uint64_t borrow = 0;
-      for (int k = 0; k < wide_limbs; ++k) {
-        std::uint64_t d = limb[k] - part[k];
-        std::uint64_t b1 = limb[k] < part[k];
-        std::uint64_t d2 = d - borrow;
-        std::uint64_t b2 = d < borrow;
-        limb[k] = d2;
-        borrow = b1 | b2;
-      }
+      std::uint64_t br = limb[i] < lo;
+      limb[i] -= lo;
+      if (i + 1 >= wide_limbs) return;
+      const std::uint64_t t = hi + br;
+      br = limb[i + 1] < t;
+      limb[i + 1] -= t;
+      for (int k = i + 2; br && k < wide_limbs; ++k) br = limb[k]-- == 0;
     }
   }
 
