@@ -11,7 +11,7 @@ packages=(
   libtrilinos-kokkos-dev libyaml-cpp-dev libboost-program-options-dev nlohmann-json3-dev
   libgtest-dev
   cdo nco netcdf-bin hdf5-tools               # oracles for the tests
-  python3 python3-numpy python3-netcdf4 python3-xarray
+  python3 python3-numpy python3-netcdf4 python3-xarray python3-yaml
 )
 
 missing=()

@@ -61,7 +61,7 @@ int cmd_generate(const Args& args, const mpi::Comm& comm) {
     throw UsageError("tessera generate: --dtype must be float, double or short");
   if (s.deflate < 0 || s.deflate > 9) throw UsageError("tessera generate: --deflate must be 0-9");
   if (!(s.fill_fraction >= 0 && s.fill_fraction < 1)) throw UsageError("tessera generate: --fill-fraction must be in [0, 1)");
-  // Validation errors are identical on every rank; the collective writing agrees on failures.
+  // The checks are agreed inside; a failure while writing is agreed at the end.
   std::vector<std::string> paths = mpi::run_phase(comm, [&] { return generate_dataset(s, comm); });
   if (comm.rank() == 0)
     std::cout << "wrote " << paths.size() << " file" << (paths.size() > 1 ? "s" : "") << ": " << paths.front()

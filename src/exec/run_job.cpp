@@ -1,5 +1,6 @@
 #include "exec/run_job.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -80,13 +81,15 @@ class OutputBuilder {
     const ReductionSpec& spec = job_.reductions[rp.index];
     const Decoding dec = decoding_for(m.var, "input '" + m.alias + "'");
     for (std::size_t j = 0; j < rp.out_dims.size(); ++j) add_dimension_coordinate(m, rp.out_dims[j], rp.out_shape[j]);
-    std::vector<std::string> scalar_coords;
+    CellMethods cms;
+    if (const Attribute* prior = m.var.attr("cell_methods"); prior && prior->is_text) cms.prior = prior->text;
+    cms.method = cf_method(spec.op);
     for (std::size_t a : rp.axes.reduced) {
       const std::string& d = m.var.dims[a];
-      if (const CoordinateInfo* c = m.coordinate(d); c && !c->values.empty()) {
-        reduced_coords_.push_back({m.alias, c});
-        scalar_coords.push_back(d);
-      }
+      const CoordinateInfo* c = m.coordinate(d);
+      if (c && c->values.empty()) c = nullptr;
+      if (c) reduced_coords_.push_back({m.alias, c});
+      cms.reduced.push_back({d, c});
     }
     OutputVariable v;
     v.name = spec.name;
@@ -118,18 +121,9 @@ class OutputBuilder {
       v.attrs.push_back(Attribute::make_text("long_name", "number of valid values of " + m.var.name));
       v.attrs.push_back(Attribute::make_text("units", "1"));
     }
-    const std::string method = cf_method(spec.op);
-    std::string cm;
-    if (const Attribute* prior = m.var.attr("cell_methods"); prior && prior->is_text) cm = prior->text;
-    if (!method.empty()) {
-      std::string dims;
-      for (const auto& d : spec.over) dims += d + ": ";
-      cm += (cm.empty() ? "" : " ") + dims + method;
-    }
-    if (!cm.empty()) v.attrs.push_back(Attribute::make_text("cell_methods", cm));
     if ((spec.op == Op::var || spec.op == Op::std) && spec.ddof)
       v.attrs.push_back(Attribute::make_number("tessera_ddof", DType::i32, {double(spec.ddof)}));
-    scalar_coords_.push_back(scalar_coords);
+    cell_methods_.push_back(std::move(cms));
     v.owned = res.owns ? res.owned : Box(std::vector<std::size_t>(rp.out_dims.size(), 0),
                                          std::vector<std::size_t>(rp.out_dims.size(), 0));
     if (res.owns) v.values = res.values;
@@ -169,12 +163,14 @@ class OutputBuilder {
     }
     for (auto& b : bounds_) ds.vars.push_back(std::move(b)), need_bnds = true;
     if (need_bnds) ds.dims.push_back({"bnds", 2});
-    // `coordinates` names the scalar coordinates that were written (not dimension coordinates).
     for (std::size_t i = 0; i < results_.size(); ++i) {
+      // `coordinates` names the scalar coordinates that were written (not dimension coordinates).
       std::string c;
-      for (const auto& name : scalar_coords_[i])
-        if (!has_dim(name)) c += (c.empty() ? "" : " ") + name;
+      for (const auto& [dim, coord] : cell_methods_[i].reduced)
+        if (coord && !has_dim(dim)) c += (c.empty() ? "" : " ") + dim;
       if (!c.empty()) results_[i].attrs.push_back(Attribute::make_text("coordinates", c));
+      const std::string cm = cell_methods_text(cell_methods_[i]);
+      if (!cm.empty()) results_[i].attrs.push_back(Attribute::make_text("cell_methods", cm));
       ds.vars.push_back(std::move(results_[i]));
     }
     const InputMeta& first = metas_.front();
@@ -193,6 +189,36 @@ class OutputBuilder {
   }
 
  private:
+  struct CellMethods {
+    std::string prior, method;
+    std::vector<std::pair<std::string, const CoordinateInfo*>> reduced;  // dimension, its coordinate
+  };
+
+  // CF 7.3: a cell method names a dimension of the variable, a scalar coordinate, a standard
+  // name, or `area`. A reduced axis whose name belongs to another variable's dimension (and so
+  // has no scalar coordinate here) is named by its standard_name; latitude and longitude
+  // together are the area.
+  std::string cell_methods_text(const CellMethods& cm) const {
+    if (cm.method.empty()) return cm.prior;
+    std::vector<std::string> names;
+    for (const auto& [dim, coord] : cm.reduced) {
+      std::string name = dim;
+      if (coord && has_dim(dim))
+        if (const Attribute* sn = coord->var.attr("standard_name"); sn && sn->is_text) name = sn->text;
+      names.push_back(name);
+    }
+    auto lat = std::find(names.begin(), names.end(), "latitude");
+    auto lon = std::find(names.begin(), names.end(), "longitude");
+    if (lat != names.end() && lon != names.end()) {
+      *lat = "area";
+      names.erase(std::find(names.begin(), names.end(), "longitude"));
+    }
+    std::string text = cm.prior;
+    if (!text.empty()) text += " ";
+    for (const auto& n : names) text += n + ": ";
+    return text + cm.method;
+  }
+
   bool has_dim(const std::string& n) const {
     for (const auto& d : dims_)
       if (d.name == n) return true;
@@ -243,7 +269,7 @@ class OutputBuilder {
   std::vector<OutputDimension> dims_;
   std::vector<OutputVariable> coords_, bounds_, results_;
   std::vector<std::pair<std::string, const CoordinateInfo*>> reduced_coords_;
-  std::vector<std::vector<std::string>> scalar_coords_;  // per result
+  std::vector<CellMethods> cell_methods_;  // per result
 };
 
 void write_report(const std::string& path, const JobSpec& job, const Plan& plan, const PhaseTimes& t, double wall,
@@ -274,12 +300,18 @@ void write_report(const std::string& path, const JobSpec& job, const Plan& plan,
 }  // namespace
 
 std::vector<InputMeta> scan_inputs(const JobSpec& job, const mpi::Comm& comm) {
-  std::vector<std::string> blobs = mpi::run_phase(comm, [&] {
-    std::vector<std::string> out;
-    if (comm.rank() == 0)
-      for (const auto& in : job.inputs) out.push_back(to_json(scan_input(in, job.file)));
-    return out;
-  });
+  std::vector<std::string> blobs;
+  try {
+    blobs = mpi::run_phase(comm, [&] {
+      std::vector<std::string> out;
+      if (comm.rank() == 0)
+        for (const auto& in : job.inputs) out.push_back(to_json(scan_input(in, job.file)));
+      return out;
+    });
+  } catch (const AgreedError& e) {
+    // Only rank 0 scans: its errors are about the inputs, not about rank 0.
+    throw AgreedError(e.code(), e.what(), 0, comm.size());
+  }
   std::vector<InputMeta> metas;
   for (std::size_t i = 0; i < job.inputs.size(); ++i)
     metas.push_back(input_meta_from_json(comm.broadcast(comm.rank() == 0 ? blobs[i] : std::string(), 0)));

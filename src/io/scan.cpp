@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "core/error.hpp"
+#include "io/cdf_header.hpp"
 #include "io/hdf5_source.hpp"
 #include "io/netcdf.hpp"
 
@@ -59,10 +60,14 @@ InputMeta scan_netcdf(const InputSpec& in, const std::vector<std::string>& files
       throw InputError("variable '" + in.variable + "' not found in '" + path + "' for " + where(in, job_file) +
                        "; it has: " + list_names(f.variable_names()));
     Scanned s;
+    s.part.format = f.format_name();
+    // NetCDF-C reads a cut-off NetCDF-3 file as zeros: compare the size with the header.
+    if (s.part.format == "classic" || s.part.format == "64-bit offset" || s.part.format == "CDF5")
+      check_cdf_complete(path);
     s.var = f.variable(in.variable);
     if (s.var.dims.empty())
       throw InputError("variable '" + in.variable + "' in '" + path + "' is a scalar: nothing to reduce");
-    s.part = {path, f.format_name(), 0, s.var.shape[0]};
+    s.part = {path, s.part.format, 0, s.var.shape[0]};
     for (const auto& d : s.var.dims) {
       CoordinateInfo c;
       if (read_coordinate(f, d, c)) s.coords.push_back(std::move(c));

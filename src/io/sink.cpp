@@ -17,9 +17,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Next to the target (same filesystem, so the rename is atomic), hidden, recognisable, and
+// short enough for any legal target name (NAME_MAX is 255).
 std::string temp_path_for(const std::string& path, long token) {
   fs::path p(path);
-  return (p.parent_path() / ("." + p.filename().string() + ".tessera-" + std::to_string(token) + ".tmp")).string();
+  return (p.parent_path() / ("." + p.filename().string().substr(0, 160) + ".tessera-" + std::to_string(token) + ".tmp"))
+      .string();
 }
 
 template <class T>
@@ -112,11 +115,12 @@ void write_output(const std::string& path, bool overwrite, const OutputDataset& 
     }
   }
   if (comm.rank() == 0 && a.code != 0) ::unlink(tmp.c_str());
-  // Rank 0's rename outcome decides for everyone.
+  // Rank 0's rename outcome decides for everyone; every rank knows, rank 0 prints.
   const int final_code = static_cast<int>(comm.allreduce_max(std::int64_t(comm.rank() == 0 ? a.code : 0)));
   if (final_code != 0) {
     const std::string m = comm.broadcast(a.message, 0);
-    throw Error(static_cast<ExitCode>(final_code), m);
+    throw AgreedError(static_cast<ExitCode>(final_code), m, a.origin_rank < 0 ? 0 : a.origin_rank,
+                      a.failed_ranks ? a.failed_ranks : comm.size());
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "io/netcdf.hpp"
+#include "mpi/phase.hpp"
 
 namespace tessera {
 namespace {
@@ -169,7 +170,7 @@ double synthetic_value(const SyntheticSpec& s, std::size_t t, std::size_t y, std
          6.0 * (unit_random(s, t, y, x, 2) - 0.5);
 }
 
-std::vector<std::string> generate_dataset(const SyntheticSpec& s, const mpi::Comm& comm) {
+std::vector<std::string> check_synthetic(const SyntheticSpec& s) {
   if (s.nt == 0 || s.ny == 0 || s.nx == 0) throw JobError("generate: every dimension must be at least 1");
   if (s.files == 0 || s.files > s.nt) throw JobError("generate: --files must be between 1 and the number of time steps");
   if (s.format != "netcdf4" && (!s.chunks.empty() || s.deflate || s.shuffle))
@@ -180,6 +181,13 @@ std::vector<std::string> generate_dataset(const SyntheticSpec& s, const mpi::Com
   if (!s.overwrite)
     for (const auto& p : paths)
       if (std::filesystem::exists(p)) throw JobError("generate: '" + p + "' exists; pass --overwrite to replace it");
+  return paths;
+}
+
+std::vector<std::string> generate_dataset(const SyntheticSpec& s, const mpi::Comm& comm) {
+  // Every rank checks before any rank writes: a fast rank's new file must not trip a slow
+  // rank's existence check.
+  const std::vector<std::string> paths = mpi::run_phase(comm, [&] { return check_synthetic(s); });
   if (s.files == 1 && s.format == "netcdf4") {
     write_file(s, paths[0], 0, s.nt, &comm);
     return paths;

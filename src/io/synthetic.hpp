@@ -26,7 +26,11 @@ struct SyntheticSpec {
   bool overwrite = false;
 };
 
-// Collective. Returns the paths written (rank 0 holds the full list).
+// Validates the spec and returns the paths it would write; JobError when one exists (without
+// overwrite) or the spec is inconsistent.
+std::vector<std::string> check_synthetic(const SyntheticSpec& spec);
+
+// Collective. Returns the paths written.
 std::vector<std::string> generate_dataset(const SyntheticSpec& spec, const mpi::Comm& comm);
 
 // The value at global indices (t, y, x): NaN where the cell is a fill value.

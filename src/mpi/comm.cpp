@@ -26,6 +26,9 @@ T reduce_one(const Comm& c, T v, MPI_Datatype type, MPI_Op op) {
 }  // namespace
 
 Environment::Environment(int& argc, char**& argv) {
+  // Tessera never uses shared file pointers; Open MPI 4.1's lockedfile component overflows a
+  // buffer on long paths inside MPI_File_open. A site's own choice wins (no overwrite).
+  ::setenv("OMPI_MCA_sharedfp", "^lockedfile", 0);
   int provided = 0;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   // Errors come back as codes so they become typed exceptions, not silent aborts.

@@ -350,7 +350,7 @@ std::string render_mpijob_doc(const Names& n, const JobSpec& job, const MpiJobOp
   o.endmap();
 
   o.key("spec").map();
-  o.kv("slotsPerWorker", opt.slots).kvb("runLauncherAsWorker", false).kv("mpiImplementation", "OpenMPI");
+  o.kv("slotsPerWorker", opt.slots).kv("mpiImplementation", "OpenMPI");
   // mpirun starts only once every worker's sshd answers its readiness probe.
   o.kv("launcherCreationPolicy", "WaitForWorkersReady");
   o.kv("sshAuthMountPath", ssh_dir);

@@ -1,0 +1,161 @@
+#include "io/cdf_header.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include "core/error.hpp"
+
+namespace tessera {
+namespace {
+
+constexpr std::uint32_t tag_dimension = 0x0A, tag_variable = 0x0B, tag_attribute = 0x0C;
+
+std::uint64_t type_size(std::uint32_t nc_type) {
+  switch (nc_type) {
+    case 1: case 2: case 7: return 1;   // byte, char, ubyte
+    case 3: case 8: return 2;           // short, ushort
+    case 4: case 5: case 9: return 4;   // int, float, uint
+    case 6: case 10: case 11: return 8; // double, int64, uint64
+    default: return 0;
+  }
+}
+
+std::uint64_t pad4(std::uint64_t n) { return (n + 3) / 4 * 4; }
+
+// Big-endian cursor over the header bytes; running off the end is a truncated header.
+class Cursor {
+ public:
+  Cursor(std::string path, std::vector<unsigned char> bytes) : path_(std::move(path)), b_(std::move(bytes)) {}
+  std::uint64_t u(int width) {
+    need(width);
+    std::uint64_t v = 0;
+    for (int i = 0; i < width; ++i) v = (v << 8) | b_[pos_++];
+    return v;
+  }
+  void skip(std::uint64_t n) {
+    need(n);
+    pos_ += n;
+  }
+  std::string text(std::uint64_t n) {
+    need(n);
+    std::string s(reinterpret_cast<const char*>(&b_[pos_]), n);
+    pos_ += pad4(n);
+    return s;
+  }
+  [[noreturn]] void fail(const std::string& what) const {
+    throw InputError("'" + path_ + "' has a malformed NetCDF-3 header (" + what + "): the file is truncated or corrupt");
+  }
+
+ private:
+  void need(std::uint64_t n) const {
+    if (pos_ + n > b_.size()) fail("it ends inside the header");
+  }
+  std::string path_;
+  std::vector<unsigned char> b_;
+  std::size_t pos_ = 0;
+};
+
+void skip_attributes(Cursor& c, int count_width) {
+  const std::uint32_t tag = static_cast<std::uint32_t>(c.u(4));
+  const std::uint64_t n = c.u(count_width);
+  if (tag == 0 && n == 0) return;
+  if (tag != tag_attribute) c.fail("expected an attribute list");
+  for (std::uint64_t i = 0; i < n; ++i) {
+    c.text(c.u(count_width));  // name
+    const std::uint64_t size = type_size(static_cast<std::uint32_t>(c.u(4)));
+    if (size == 0) c.fail("unknown attribute type");
+    c.skip(pad4(size * c.u(count_width)));
+  }
+}
+
+}  // namespace
+
+std::uint64_t CdfHeader::data_end() const {
+  std::uint64_t end = 0;
+  for (const auto& v : vars) {
+    if (!v.is_record) end = std::max(end, v.begin + v.bytes);
+    else if (numrecs > 0) end = std::max(end, v.begin + (numrecs - 1) * record_size + v.bytes);
+  }
+  return end;
+}
+
+CdfHeader read_cdf_header(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw InputError("cannot open '" + path + "'");
+  // Headers are small; 16 MiB covers thousands of variables and attributes.
+  std::vector<unsigned char> bytes(16u << 20);
+  f.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  bytes.resize(static_cast<std::size_t>(f.gcount()));
+  Cursor c(path, std::move(bytes));
+  CdfHeader h;
+  if (c.u(3) != 0x434446) c.fail("no CDF magic number");
+  h.version = static_cast<int>(c.u(1));
+  if (h.version != 1 && h.version != 2 && h.version != 5) c.fail("unknown version " + std::to_string(h.version));
+  const int count_width = h.version == 5 ? 8 : 4;    // NON_NEG and nelems
+  const int offset_width = h.version == 1 ? 4 : 8;   // OFFSET
+  h.numrecs = c.u(count_width);
+  if (h.numrecs == (count_width == 4 ? 0xFFFFFFFFull : std::numeric_limits<std::uint64_t>::max()))
+    c.fail("streaming record count");
+  std::vector<std::uint64_t> dims;  // 0 = record dimension
+  std::uint32_t tag = static_cast<std::uint32_t>(c.u(4));
+  std::uint64_t n = c.u(count_width);
+  if (!(tag == 0 && n == 0)) {
+    if (tag != tag_dimension) c.fail("expected a dimension list");
+    for (std::uint64_t i = 0; i < n; ++i) {
+      c.text(c.u(count_width));
+      dims.push_back(c.u(count_width));
+    }
+  }
+  skip_attributes(c, count_width);
+  tag = static_cast<std::uint32_t>(c.u(4));
+  n = c.u(count_width);
+  if (!(tag == 0 && n == 0)) {
+    if (tag != tag_variable) c.fail("expected a variable list");
+    for (std::uint64_t i = 0; i < n; ++i) {
+      CdfVariable v;
+      v.name = c.text(c.u(count_width));
+      const std::uint64_t ndims = c.u(count_width);
+      std::uint64_t elems = 1;
+      for (std::uint64_t d = 0; d < ndims; ++d) {
+        const std::uint64_t id = c.u(count_width);
+        if (id >= dims.size()) c.fail("variable '" + v.name + "' names a dimension that does not exist");
+        if (dims[id] == 0) {
+          if (d != 0) c.fail("record dimension not first in '" + v.name + "'");
+          v.is_record = true;
+          v.shape.push_back(h.numrecs);
+        } else {
+          v.shape.push_back(dims[id]);
+          if (elems > std::numeric_limits<std::uint64_t>::max() / dims[id]) c.fail("variable '" + v.name + "' too large");
+          elems *= dims[id];
+        }
+      }
+      skip_attributes(c, count_width);
+      const std::uint64_t size = type_size(static_cast<std::uint32_t>(c.u(4)));
+      if (size == 0) c.fail("unknown type of variable '" + v.name + "'");
+      c.u(count_width);  // vsize: saturates for huge variables, so recompute from the shape
+      v.begin = c.u(offset_width);
+      v.bytes = elems * size;
+      h.vars.push_back(v);
+    }
+  }
+  // Records interleave the record variables, each padded to 4 bytes, unless there is just one.
+  std::size_t record_vars = 0;
+  for (const auto& v : h.vars) record_vars += v.is_record;
+  for (const auto& v : h.vars)
+    if (v.is_record) h.record_size += record_vars == 1 ? v.bytes : pad4(v.bytes);
+  return h;
+}
+
+void check_cdf_complete(const std::string& path) {
+  const CdfHeader h = read_cdf_header(path);
+  std::error_code ec;
+  const std::uint64_t size = std::filesystem::file_size(path, ec);
+  if (ec) throw InputError("cannot read the size of '" + path + "': " + ec.message());
+  if (size < h.data_end())
+    throw InputError("'" + path + "' is truncated: its header describes " + std::to_string(h.data_end()) +
+                     " bytes of data but the file has " + std::to_string(size) + "; re-copy or regenerate it");
+}
+
+}  // namespace tessera

@@ -1,0 +1,35 @@
+#pragma once
+// A reader of the NetCDF-3 header (classic, 64-bit offset, CDF5): where each variable's data
+// lies in the file. NetCDF-C reads past the end of a truncated NetCDF-3 file as zeros without
+// an error, so Tessera checks the file size against the header itself; remote readers use the
+// same offsets for range requests.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tessera {
+
+struct CdfVariable {
+  std::string name;
+  std::vector<std::uint64_t> shape;  // record dimension as numrecs
+  bool is_record = false;
+  std::uint64_t begin = 0;           // offset of the data (first record for record variables)
+  std::uint64_t bytes = 0;           // bytes per record (record variables) or in all
+};
+
+struct CdfHeader {
+  int version = 1;                   // 1 classic, 2 64-bit offset, 5 CDF5
+  std::uint64_t numrecs = 0;
+  std::uint64_t record_size = 0;     // bytes from one record to the next
+  std::vector<CdfVariable> vars;
+  std::uint64_t data_end() const;    // the smallest file size that holds all the data
+};
+
+// Parses the header at the start of `path`; InputError naming the file when it is not NetCDF-3
+// or the header itself is cut off or malformed.
+CdfHeader read_cdf_header(const std::string& path);
+
+// InputError when the file is shorter than its header says ("truncated: ... bytes of ...").
+void check_cdf_complete(const std::string& path);
+
+}  // namespace tessera
