@@ -45,6 +45,7 @@ int cmd_generate(const Args& args, const mpi::Comm& comm) {
       "fill-fraction", po::value(&s.fill_fraction)->default_value(0.0), "share of values written as _FillValue")(
       "files", po::value(&s.files)->default_value(1), "split along time into this many files")(
       "seed", po::value(&s.seed)->default_value(1), "random seed")(
+      "start-day", po::value(&s.start_day)->default_value(0), "first time step, in days since 2000-01-01 (to make one series in pieces)")(
       "overwrite", po::bool_switch(&s.overwrite), "replace existing files");
   po::positional_options_description pos;
   pos.add("path", 1);

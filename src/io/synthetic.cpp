@@ -189,14 +189,14 @@ std::vector<std::string> generate_dataset(const SyntheticSpec& s, const mpi::Com
   // rank's existence check.
   const std::vector<std::string> paths = mpi::run_phase(comm, [&] { return check_synthetic(s); });
   if (s.files == 1 && s.format == "netcdf4") {
-    write_file(s, paths[0], 0, s.nt, &comm);
+    write_file(s, paths[0], s.start_day, s.nt, &comm);
     return paths;
   }
   // Several files (or NetCDF-3, which has no parallel writer here): whole files per rank.
   for (std::size_t i = 0; i < s.files; ++i) {
     if (static_cast<int>(i % static_cast<std::size_t>(comm.size())) != comm.rank()) continue;
     const std::size_t t0 = i * s.nt / s.files, t1 = (i + 1) * s.nt / s.files;
-    write_file(s, paths[i], t0, t1 - t0, nullptr);
+    write_file(s, paths[i], s.start_day + t0, t1 - t0, nullptr);
   }
   return paths;
 }

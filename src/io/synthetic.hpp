@@ -22,6 +22,7 @@ struct SyntheticSpec {
   bool shuffle = false;
   double fill_fraction = 0.0;          // share of values written as _FillValue
   std::size_t files = 1;
+  std::size_t start_day = 0;           // first time step (days since 2000-01-01): pieces of one series
   std::uint64_t seed = 1;
   bool overwrite = false;
 };

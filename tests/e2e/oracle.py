@@ -22,7 +22,8 @@ class Input:
         patterns = spec["paths"] if "paths" in spec else [spec["path"]]
         files = sorted({f for p in patterns for f in glob.glob(os.path.join(job_dir, p))})
         assert files, f"no input files for {patterns} under {job_dir}"
-        self.var = spec["variable"]
+        # CDO and NCO name a root-level HDF5 dataset (`/tas`) without its slash.
+        self.var = spec["variable"].lstrip("/") if spec["variable"].count("/") == 1 else spec["variable"]
 
         def first_time(f):
             with netCDF4.Dataset(f) as d:
