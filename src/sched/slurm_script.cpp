@@ -67,7 +67,7 @@ ranks=${SLURM_NTASKS:-$slots}
 # The report goes next to the log: tessera-123.out -> tessera-123.report.json.
 if [ -z "$TESSERA_REPORT" ]; then
   log=$(scontrol show job "$SLURM_JOB_ID" 2>/dev/null | sed -n 's/^ *StdOut=//p' | head -n 1) || log=""
-  if [ -n "$log" ] && [ -d "$(dirname -- "$log")" ]; then
+  if [ -n "$log" ] && [[ $log != /dev/* ]] && [ -d "$(dirname -- "$log")" ]; then
     TESSERA_REPORT="${log%.out}.report.json"
   else
     TESSERA_REPORT="${SLURM_SUBMIT_DIR:-.}/${SLURM_JOB_NAME:-tessera}-$SLURM_JOB_ID.report.json"
@@ -116,7 +116,7 @@ set -e
 # Ranks Tessera saw (the report's "ranks"): fewer means every rank ran alone, e.g. an MPI
 # library that cannot use srun's PMI plugin.
 if [ "$rc" -eq 0 ]; then
-  seen=$(sed -n 's/^ *"ranks": *\([0-9][0-9]*\).*/\1/p' "$TESSERA_REPORT" 2>/dev/null | head -n 1)
+  seen=$(sed -n 's/^ *"ranks": *\([0-9][0-9]*\).*/\1/p' "$TESSERA_REPORT" 2>/dev/null | head -n 1) || seen=""
   [ -n "$seen" ] || fail 4 "tessera exited 0 but wrote no report at $TESSERA_REPORT"
   [ "$seen" -eq "$ranks" ] ||
     fail 4 "tessera ran on $seen rank(s), the allocation has $ranks task(s): ${launch[0]} did not start one MPI job (try TESSERA_LAUNCHER=mpirun, or TESSERA_SRUN_MPI matching your MPI)"
@@ -176,11 +176,12 @@ bool is_hex(const std::string& s) {
 // One directive with its comment; unset optional ones stay as disabled examples (##SBATCH).
 void directive(std::ostringstream& os, const std::string& comment, const std::string& option, const std::string& value,
                const std::string& example) {
-  os << "# " << comment << "\n";
   if (value.empty())
-    os << "##SBATCH --" << option << "=" << example << "\n";
+    os << "# " << comment << " Not set: the site's default (remove one '#' to set).\n"
+       << "##SBATCH --" << option << "=" << example << "\n";
   else
-    os << "#SBATCH --" << option << "=" << value << "\n";
+    os << "# " << comment << "\n"
+       << "#SBATCH --" << option << "=" << value << "\n";
 }
 
 }  // namespace
@@ -219,7 +220,7 @@ std::string render_slurm(const JobSpec& job, const SlurmOptions& opt) {
     os << "# MPI ranks per node (one rank per Slurm task).\n"
        << "#SBATCH --ntasks-per-node=" << opt.ntasks_per_node << "\n";
   else
-    os << "# MPI ranks per node (one rank per Slurm task); not set: the site's default.\n"
+    os << "# MPI ranks per node (one rank per Slurm task). Not set: the site's default (remove one '#' to set).\n"
        << "##SBATCH --ntasks-per-node=128\n";
   directive(os, "Wall-time limit.", "time", opt.time, "01:00:00");
   directive(os, "Account charged.", "account", opt.account, "myproject");

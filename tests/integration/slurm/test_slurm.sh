@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# Tessera under a real Slurm: a private cluster (slurm/testcluster.sh: munged, slurmctld and
+# four virtual nodes on 127.0.0.1) runs jobs submitted with `sbatch --wait`:
+#   - slurm/tessera.sbatch and `tessera render slurm` scripts on 1, 2 and 4 nodes: output equal
+#     bitwise to a direct `mpirun` run, log and report named after the job id, srun as launcher;
+#   - the mpirun fallback (srun given an MPI plugin that does not exist);
+#   - failures: a bad job file and a missing input give Tessera's exit codes 2 and 3 through
+#     `sbatch --wait`; ranks that do not form one MPI job are caught by the rank check (4); no
+#     job file gives 2; a run without a report or a crash gives 4.
+# Jobs run concurrently (sbatch --wait polls every few seconds). Everything lives in a temp
+# folder; the cluster is stopped on any exit (trap) and by a watchdog if this script is killed.
+# Needs: slurm-wlm munge, /usr/bin/python3 with netCDF4 and numpy. Prints `slurm: N passed, M failed`.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+src=${TESSERA_SOURCE_DIR:-$(cd "$here/../../.." && pwd)}
+bin=${TESSERA_BIN:-$src/build/src/tessera}
+mpiexec=${MPIEXEC:-mpirun}
+cluster_sh="$src/slurm/testcluster.sh"
+t_start=$SECONDS
+
+# Without Slurm this test fails loudly: a skipped test would hide a broken install.
+missing=()
+for t in sbatch srun scontrol squeue slurmctld slurmd munged mungekey; do
+  command -v "$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$t" ] || missing+=("$t")
+done
+/usr/bin/python3 -c 'import netCDF4, numpy' 2>/dev/null || missing+=("python3-netcdf4")
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "slurm: FAILED: missing ${missing[*]}; install the Debian packages slurm-wlm munge python3-netcdf4 (tests/install-deps.sh)" >&2
+  echo "slurm: 0 passed, 1 failed"
+  exit 1
+fi
+[ -x "$bin" ] || { echo "slurm: FAILED: no tessera at $bin (set TESSERA_BIN)" >&2; exit 1; }
+
+# Never talk to a Slurm this test did not start: drop what an enclosing job or a user's
+# shell may carry (SLURM_CONF, SLURM_JOB_ID, SBATCH_ACCOUNT, ...).
+while read -r v; do unset "$v"; done < <(compgen -v | grep -E '^(SLURM|SBATCH|SRUN|SALLOC)_' || true)
+
+# The Open MPI settings of cmake/TesseraTesting.cmake (root, more ranks than cores), also when
+# run by hand; sbatch passes the environment on to the jobs.
+export OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1} OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1}
+export OMPI_MCA_rmaps_base_oversubscribe=${OMPI_MCA_rmaps_base_oversubscribe:-1}
+export OMPI_MCA_pml=${OMPI_MCA_pml:-ob1} OMPI_MCA_btl=${OMPI_MCA_btl:-self,vader,tcp}
+export HDF5_USE_FILE_LOCKING=${HDF5_USE_FILE_LOCKING:-FALSE}
+# Up to 8 ranks share 2 cores here: ranks waiting in MPI must yield, not spin.
+export OMPI_MCA_mpi_yield_when_idle=${OMPI_MCA_mpi_yield_when_idle:-1}
+# Ranks on different virtual nodes talk TCP; the nodes are one host, so keep that traffic on
+# loopback rather than depend on the machine's network interfaces.
+export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
+
+# Unix socket paths (munge, PMIx) must stay under 108 bytes: a long TMPDIR would break them.
+tmp_base=${TMPDIR:-/tmp}
+[ ${#tmp_base} -le 40 ] || tmp_base=/tmp
+work=$(mktemp -d "$tmp_base/tessera-slurm-test.XXXXXX")
+cdir="$work/cluster"
+conf="$cdir/etc/slurm.conf"
+submitters=()
+watchdog=""
+cleanup() {
+  local rc=$?
+  set +e
+  [ -z "$watchdog" ] || kill "$watchdog" 2>/dev/null
+  for p in "${submitters[@]}"; do kill -TERM -- "-$p" 2>/dev/null; done
+  [ ! -d "$cdir" ] || bash "$cluster_sh" stop "$cdir" >/dev/null 2>&1
+  if [ -n "${TESSERA_KEEP_TMP:-}" ]; then
+    echo "slurm: kept $work" >&2
+  else
+    rm -rf "$work"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+passed=0
+failed=0
+pass() { passed=$((passed + 1)); echo "PASS $1"; }
+fail() {
+  failed=$((failed + 1))
+  echo "FAIL $1: $2"
+  local f
+  for f in "$work/runs/$1"/*.out "$work/runs/$1/sbatch.err"; do
+    [ -s "$f" ] && { echo "  --- $f"; tail -n 15 "$f" | sed 's/^/  | /'; }
+  done
+  return 0
+}
+
+# --- data, job files and the reference, as a user would run it directly ---
+mkdir -p "$work"/{data,out,jobs,runs,bin}
+: >"$work/submitters"
+# A private copy: a rebuild while the jobs run would otherwise swap the binary under them.
+cp "$bin" "$work/bin/tessera"
+bin="$work/bin/tessera"
+gen=$(sed -n 's/^# generate: //p' "$src/jobs/tas-stats.yaml" | head -n 1)
+[ -n "$gen" ] || { echo "slurm: no '# generate:' line in jobs/tas-stats.yaml" >&2; exit 1; }
+# shellcheck disable=SC2086  # the recipe is a list of arguments
+(cd "$work" && "$mpiexec" -n 2 "$bin" generate $gen >/dev/null)
+
+# One job file per case (they differ only in the output); relative paths as in jobs/.
+make_job() {
+  local name=$1
+  sed "s#^  path: ../out/tas-stats.nc\$#  path: ../out/$name.nc#" "$src/jobs/tas-stats.yaml" >"$work/jobs/$name.yaml"
+  grep -q "path: ../out/$name.nc" "$work/jobs/$name.yaml" || { echo "slurm: cannot set the output of $name" >&2; exit 1; }
+}
+for c in reference shipped-1n shipped-2n shipped-4n rendered-1n rendered-2n rendered-4n fallback-mpirun rank-mismatch bad-job bad-input; do
+  make_job "$c"
+done
+echo "bogus_key: 1" >>"$work/jobs/bad-job.yaml"
+sed -i 's#\.\./data/tas_daily\.nc#../data/no-such-file.nc#' "$work/jobs/bad-input.yaml"
+"$mpiexec" -n 2 "$bin" run "$work/jobs/reference.yaml" --quiet >/dev/null
+
+# A tessera that escapes the MPI job srun starts (no PMIx or Slurm variables): each rank is a
+# one-rank world, as with an MPI library that cannot use srun's plugin but starts anyway.
+cat >"$work/bin/tessera-alone" <<EOF
+#!/usr/bin/env bash
+while read -r v; do unset "\$v"; done < <(compgen -v | grep -E '^(PMIX|SLURM)_' || true)
+exec '$bin' "\$@"
+EOF
+# Stand-ins for broken installs: one that succeeds without doing anything, one that crashes.
+printf '#!/bin/sh\nexit 0\n' >"$work/bin/tessera-noop"
+# shellcheck disable=SC2016  # expanded by the stand-in
+printf '#!/bin/sh\n[ "$1" = --version ] && exit 0\nkill -SEGV $$\n' >"$work/bin/tessera-crash"
+chmod +x "$work/bin/tessera-alone" "$work/bin/tessera-noop" "$work/bin/tessera-crash"
+
+# Rendered scripts carry their own sizes; the shipped one gets them from the sbatch line.
+render() { # render NAME tessera-render-options...
+  local name=$1
+  shift
+  "$bin" render slurm "$work/jobs/$name.yaml" --tessera "$bin" -o "$work/runs/$name.sbatch" "$@"
+}
+mkdir -p "$work/runs"
+render rendered-1n --nodes 1 --ntasks-per-node 2 --time 00:02:00
+render rendered-2n --nodes 2 --ntasks-per-node 2 --time 00:02:00 --partition debug
+render rendered-4n --nodes 4 --ntasks-per-node 1 --time 00:02:00
+
+echo "slurm: data, reference and scripts ready ($((SECONDS - t_start)) s)"
+
+# --- the cluster ---
+bash "$cluster_sh" start "$cdir" 4
+# Cleans up if this script dies without running its trap (e.g. SIGKILL from a ctest timeout).
+(
+  set +e
+  while kill -0 $$ 2>/dev/null; do sleep 2; done
+  while read -r p; do kill -TERM -- "-$p"; done <"$work/submitters"
+  bash "$cluster_sh" stop "$cdir"
+  [ -n "${TESSERA_KEEP_TMP:-}" ] || rm -rf "$work"
+) </dev/null >/dev/null 2>&1 &
+watchdog=$!
+t_cluster=$SECONDS
+
+# submit NAME [VAR=VALUE...] -- SBATCH_ARGS...: `sbatch --wait` in runs/NAME, in the background
+# in its own process group (ended at cleanup; timeout --foreground stays in it); leaves jobid
+# and rc there.
+submit() {
+  local name=$1 envs=()
+  shift
+  while [ "$1" != -- ]; do envs+=("$1"); shift; done
+  shift
+  mkdir -p "$work/runs/$name"
+  # shellcheck disable=SC2016  # expanded by the inner bash
+  setsid env "${envs[@]}" SLURM_CONF="$conf" bash -c '
+    cd "$1"; shift
+    rc=0
+    timeout --foreground 200 sbatch --wait --parsable "$@" >jobid 2>sbatch.err || rc=$?
+    echo "$rc" >rc' _ "$work/runs/$name" "$@" &
+  submitters+=($!)
+  echo "$!" >>"$work/submitters"
+}
+shipped="$src/slurm/tessera.sbatch"
+submit shipped-1n TESSERA="$bin" -- --time=2 --nodes=1 "$shipped" "$work/jobs/shipped-1n.yaml"
+submit shipped-2n TESSERA="$bin" -- --time=2 --nodes=2 --ntasks-per-node=1 "$shipped" "$work/jobs/shipped-2n.yaml"
+submit shipped-4n TESSERA="$bin" -- --time=2 --nodes=4 --ntasks-per-node=1 "$shipped" "$work/jobs/shipped-4n.yaml"
+submit rendered-1n -- "$work/runs/rendered-1n.sbatch"
+submit rendered-2n -- "$work/runs/rendered-2n.sbatch"
+submit rendered-4n -- "$work/runs/rendered-4n.sbatch"
+submit fallback-mpirun TESSERA="$bin" TESSERA_SRUN_MPI=no-such-plugin -- --time=2 --nodes=2 --ntasks-per-node=1 \
+  "$shipped" "$work/jobs/fallback-mpirun.yaml"
+# Both one-rank worlds write the output: --overwrite (forwarded to tessera run) lets both succeed.
+submit rank-mismatch TESSERA="$work/bin/tessera-alone" -- --time=2 --nodes=2 --ntasks-per-node=1 \
+  "$shipped" "$work/jobs/rank-mismatch.yaml" --overwrite
+submit bad-job TESSERA="$bin" -- --time=2 --nodes=2 --ntasks-per-node=1 "$shipped" "$work/jobs/bad-job.yaml"
+submit bad-input TESSERA="$bin" -- --time=2 --nodes=1 "$shipped" "$work/jobs/bad-input.yaml"
+submit no-job-file TESSERA="$bin" -- --time=2 --nodes=1 "$shipped"
+submit no-report TESSERA="$work/bin/tessera-noop" -- --time=2 --nodes=1 "$shipped" "$work/jobs/bad-job.yaml"
+submit crash TESSERA="$work/bin/tessera-crash" -- --time=2 --nodes=1 "$shipped" "$work/jobs/bad-job.yaml"
+for p in "${submitters[@]}"; do wait "$p" || true; done
+echo "slurm: ${#submitters[@]} jobs submitted and finished ($((SECONDS - t_cluster)) s)"
+submitters=()
+
+# --- checks ---
+jobid() { cut -d';' -f1 <"$work/runs/$1/jobid" 2>/dev/null | head -n 1; }
+rc_of() { cat "$work/runs/$1/rc" 2>/dev/null || echo none; }
+
+# expect_ok NAME LOG_PREFIX RANKS LAUNCH_TEXT
+expect_ok() {
+  local name=$1 prefix=$2 ranks=$3 launch=$4 id rc log report
+  rc=$(rc_of "$name")
+  id=$(jobid "$name")
+  log="$work/runs/$name/$prefix-$id.out"
+  report="$work/runs/$name/$prefix-$id.report.json"
+  [ "$rc" = 0 ] || { fail "$name" "sbatch --wait returned $rc, expected 0"; return; }
+  if [ -z "$id" ] || [ ! -f "$log" ]; then fail "$name" "no log $prefix-<jobid>.out (job '$id')"; return; fi
+  [ -f "$report" ] || { fail "$name" "no report next to the log ($report)"; return; }
+  grep -Eq "^ *\"ranks\": $ranks,?\$" "$report" || { fail "$name" "report does not say ranks $ranks"; return; }
+  grep -qF -- "$launch" "$log" || { fail "$name" "log does not show '$launch'"; return; }
+  local diff
+  diff=$(/usr/bin/python3 "$here/compare_nc.py" "$work/out/reference.nc" "$work/out/$name.nc" "$ranks" 2>&1) ||
+    { fail "$name" "output differs from the direct mpirun run: $diff"; return; }
+  pass "$name ($ranks ranks, bitwise equal)"
+}
+
+# expect_code NAME CODE LOG_PREFIX TEXT: sbatch --wait returns CODE, the log says TEXT, no output.
+expect_code() {
+  local name=$1 code=$2 prefix=$3 text=$4 id rc log
+  rc=$(rc_of "$name")
+  id=$(jobid "$name")
+  log="$work/runs/$name/$prefix-$id.out"
+  [ "$rc" = "$code" ] || { fail "$name" "sbatch --wait returned $rc, expected $code"; return; }
+  if [ ! -f "$log" ] || ! grep -qF -- "$text" "$log"; then fail "$name" "log does not say '$text'"; return; fi
+  if [ "$code" != 4 ] && [ -e "$work/out/$name.nc" ]; then fail "$name" "an output was left behind"; return; fi
+  pass "$name (exit $code)"
+}
+
+expect_ok shipped-1n tessera 1 "via srun --mpi=pmix --ntasks=1"
+expect_ok shipped-2n tessera 2 "via srun --mpi=pmix --ntasks=2"
+expect_ok shipped-4n tessera 4 "via srun --mpi=pmix --ntasks=4"
+expect_ok rendered-1n tas-stats 2 "via srun --mpi=pmix --ntasks=2"
+expect_ok rendered-2n tas-stats 4 "via srun --mpi=pmix --ntasks=4"
+expect_ok rendered-4n tas-stats 4 "via srun --mpi=pmix --ntasks=4"
+expect_ok fallback-mpirun tessera 2 "falling back to mpirun"
+expect_code rank-mismatch 4 tessera "tessera ran on 1 rank(s), the allocation has 2 task(s)"
+expect_code bad-job 2 tessera "tessera: error"
+expect_code bad-input 3 tessera "tessera: error"
+expect_code no-job-file 2 tessera "no job file"
+expect_code no-report 4 tessera "wrote no report"
+expect_code crash 4 tessera "not a Tessera exit code"
+
+echo "slurm: $passed passed, $failed failed ($((SECONDS - t_start)) s)"
+[ "$failed" -eq 0 ]
