@@ -13,7 +13,7 @@ packages=(
   cdo nco netcdf-bin hdf5-tools               # oracles for the tests
   python3 python3-numpy python3-netcdf4 python3-xarray python3-yaml
   openssh-server openssh-client iproute2 util-linux python3-jsonschema   # MPIJob launch simulation
-  slurm-wlm munge                             # the private Slurm test cluster
+  slurm-wlm munge python3-matplotlib          # the private Slurm test cluster, scaling plots
 )
 
 missing=()

@@ -12,82 +12,17 @@
 # Needs: slurm-wlm munge, /usr/bin/python3 with netCDF4 and numpy. Prints `slurm: N passed, M failed`.
 set -euo pipefail
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-src=${TESSERA_SOURCE_DIR:-$(cd "$here/../../.." && pwd)}
-bin=${TESSERA_BIN:-$src/build/src/tessera}
+# shellcheck disable=SC2034  # both read by lib.sh
+TEST=slurm
+PY_CHECK="netCDF4 python3-netcdf4"
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 mpiexec=${MPIEXEC:-mpirun}
-cluster_sh="$src/slurm/testcluster.sh"
-t_start=$SECONDS
-
-# Without Slurm this test fails loudly: a skipped test would hide a broken install.
-missing=()
-for t in sbatch srun scontrol squeue slurmctld slurmd munged mungekey; do
-  command -v "$t" >/dev/null 2>&1 || [ -x "/usr/sbin/$t" ] || missing+=("$t")
-done
-/usr/bin/python3 -c 'import netCDF4, numpy' 2>/dev/null || missing+=("python3-netcdf4")
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "slurm: FAILED: missing ${missing[*]}; install the Debian packages slurm-wlm munge python3-netcdf4 (tests/install-deps.sh)" >&2
-  echo "slurm: 0 passed, 1 failed"
-  exit 1
-fi
-[ -x "$bin" ] || { echo "slurm: FAILED: no tessera at $bin (set TESSERA_BIN)" >&2; exit 1; }
-
-# Never talk to a Slurm this test did not start: drop what an enclosing job or a user's
-# shell may carry (SLURM_CONF, SLURM_JOB_ID, SBATCH_ACCOUNT, ...).
-while read -r v; do unset "$v"; done < <(compgen -v | grep -E '^(SLURM|SBATCH|SRUN|SALLOC)_' || true)
-
-# The Open MPI settings of cmake/TesseraTesting.cmake (root, more ranks than cores), also when
-# run by hand; sbatch passes the environment on to the jobs.
-export OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1} OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1}
-export OMPI_MCA_rmaps_base_oversubscribe=${OMPI_MCA_rmaps_base_oversubscribe:-1}
-export OMPI_MCA_pml=${OMPI_MCA_pml:-ob1} OMPI_MCA_btl=${OMPI_MCA_btl:-self,vader,tcp}
-export HDF5_USE_FILE_LOCKING=${HDF5_USE_FILE_LOCKING:-FALSE}
-# Up to 8 ranks share 2 cores here: ranks waiting in MPI must yield, not spin.
-export OMPI_MCA_mpi_yield_when_idle=${OMPI_MCA_mpi_yield_when_idle:-1}
-# Ranks on different virtual nodes talk TCP; the nodes are one host, so keep that traffic on
-# loopback rather than depend on the machine's network interfaces.
-export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
-
-# Unix socket paths (munge, PMIx) must stay under 108 bytes: a long TMPDIR would break them.
-tmp_base=${TMPDIR:-/tmp}
-[ ${#tmp_base} -le 40 ] || tmp_base=/tmp
-work=$(mktemp -d "$tmp_base/tessera-slurm-test.XXXXXX")
-cdir="$work/cluster"
-conf="$cdir/etc/slurm.conf"
 submitters=()
-watchdog=""
-cleanup() {
-  local rc=$?
-  set +e
-  [ -z "$watchdog" ] || kill "$watchdog" 2>/dev/null
-  for p in "${submitters[@]}"; do kill -TERM -- "-$p" 2>/dev/null; done
-  [ ! -d "$cdir" ] || bash "$cluster_sh" stop "$cdir" >/dev/null 2>&1
-  if [ -n "${TESSERA_KEEP_TMP:-}" ]; then
-    echo "slurm: kept $work" >&2
-  else
-    rm -rf "$work"
-  fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM HUP
-
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); echo "PASS $1"; }
-fail() {
-  failed=$((failed + 1))
-  echo "FAIL $1: $2"
-  local f
-  for f in "$work/runs/$1"/*.out "$work/runs/$1/sbatch.err"; do
-    [ -s "$f" ] && { echo "  --- $f"; tail -n 15 "$f" | sed 's/^/  | /'; }
-  done
-  return 0
-}
+fail_logs() { echo "$work/runs/$1"/*.out "$work/runs/$1/sbatch.err"; }
 
 # --- data, job files and the reference, as a user would run it directly ---
 mkdir -p "$work"/{data,out,jobs,runs,bin}
-: >"$work/submitters"
 # A private copy: a rebuild while the jobs run would otherwise swap the binary under them.
 cp "$bin" "$work/bin/tessera"
 bin="$work/bin/tessera"
@@ -136,16 +71,7 @@ render rendered-4n --nodes 4 --ntasks-per-node 1 --time 00:02:00
 echo "slurm: data, reference and scripts ready ($((SECONDS - t_start)) s)"
 
 # --- the cluster ---
-bash "$cluster_sh" start "$cdir" 4
-# Cleans up if this script dies without running its trap (e.g. SIGKILL from a ctest timeout).
-(
-  set +e
-  while kill -0 $$ 2>/dev/null; do sleep 2; done
-  while read -r p; do kill -TERM -- "-$p"; done <"$work/submitters"
-  bash "$cluster_sh" stop "$cdir"
-  [ -n "${TESSERA_KEEP_TMP:-}" ] || rm -rf "$work"
-) </dev/null >/dev/null 2>&1 &
-watchdog=$!
+start_cluster
 t_cluster=$SECONDS
 
 # submit NAME [VAR=VALUE...] -- SBATCH_ARGS...: `sbatch --wait` in runs/NAME, in the background
@@ -164,7 +90,7 @@ submit() {
     timeout --foreground 200 sbatch --wait --parsable "$@" >jobid 2>sbatch.err || rc=$?
     echo "$rc" >rc' _ "$work/runs/$name" "$@" &
   submitters+=($!)
-  echo "$!" >>"$work/submitters"
+  track_group "$!"
 }
 shipped="$src/slurm/tessera.sbatch"
 submit shipped-1n TESSERA="$bin" -- --time=2 --nodes=1 "$shipped" "$work/jobs/shipped-1n.yaml"
