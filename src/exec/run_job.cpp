@@ -372,6 +372,7 @@ RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& c
         auto dev = Kokkos::create_mirror_view_and_copy(Kokkos::DefaultExecutionSpace::memory_space(), raw);
         const RawTile tile{meta.var.type, dev.data(), t};
         for (const Box& region : split_to_budget(t, region_elements, order)) {
+          // Measuring the region first also brings it into cache for the reductions.
           const TileStats stats = region_stats(tile, region, dec);
           for (std::size_t r = 0; r < ip.reductions.size(); ++r)
             states[k][r].add(tile, region, ip.reductions[r].axes, stats, dec);

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 
+#include "core/dtype_visit.hpp"
 #include "core/error.hpp"
 #include "reduce/add_kernel.hpp"
 
@@ -150,18 +151,7 @@ void ReductionState::add(const RawTile& tile, const Box& region, const AxisMap& 
   }
   detail::Missing miss;
   for (int i = 0; i < dec.n_missing; ++i) miss.value[i] = dec.missing[i];
-  switch (tile.type) {
-    case DType::i8: launch_typed<std::int8_t>(tile, g, miss, v, needs_); break;
-    case DType::u8: launch_typed<std::uint8_t>(tile, g, miss, v, needs_); break;
-    case DType::i16: launch_typed<std::int16_t>(tile, g, miss, v, needs_); break;
-    case DType::u16: launch_typed<std::uint16_t>(tile, g, miss, v, needs_); break;
-    case DType::i32: launch_typed<std::int32_t>(tile, g, miss, v, needs_); break;
-    case DType::u32: launch_typed<std::uint32_t>(tile, g, miss, v, needs_); break;
-    case DType::i64: launch_typed<std::int64_t>(tile, g, miss, v, needs_); break;
-    case DType::u64: launch_typed<std::uint64_t>(tile, g, miss, v, needs_); break;
-    case DType::f32: launch_typed<float>(tile, g, miss, v, needs_); break;
-    case DType::f64: launch_typed<double>(tile, g, miss, v, needs_); break;
-  }
+  visit_dtype(tile.type, [&](auto t) { launch_typed<decltype(t)>(tile, g, miss, v, needs_); });
   host_current_ = false;
 }
 

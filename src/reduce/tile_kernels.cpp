@@ -1,10 +1,12 @@
 #include "reduce/tile_kernels.hpp"
 
+#include "core/dtype_visit.hpp"
 #include "reduce/tile_geometry.hpp"
 
 #include <climits>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <cstring>
 
 namespace tessera {
@@ -32,18 +34,7 @@ void decode_typed(const RawBytes& raw, std::size_t n, const Decoding& dec, const
 }  // namespace
 
 void decode_tile(DType type, const RawBytes& raw, std::size_t n, const Decoding& dec, const TileValues& out) {
-  switch (type) {
-    case DType::i8: return decode_typed<std::int8_t>(raw, n, dec, out);
-    case DType::u8: return decode_typed<std::uint8_t>(raw, n, dec, out);
-    case DType::i16: return decode_typed<std::int16_t>(raw, n, dec, out);
-    case DType::u16: return decode_typed<std::uint16_t>(raw, n, dec, out);
-    case DType::i32: return decode_typed<std::int32_t>(raw, n, dec, out);
-    case DType::u32: return decode_typed<std::uint32_t>(raw, n, dec, out);
-    case DType::i64: return decode_typed<std::int64_t>(raw, n, dec, out);
-    case DType::u64: return decode_typed<std::uint64_t>(raw, n, dec, out);
-    case DType::f32: return decode_typed<float>(raw, n, dec, out);
-    case DType::f64: return decode_typed<double>(raw, n, dec, out);
-  }
+  visit_dtype(type, [&](auto v) { decode_typed<decltype(v)>(raw, n, dec, out); });
 }
 
 namespace {
@@ -56,65 +47,122 @@ KOKKOS_INLINE_FUNCTION int quantum_exponent(double x, int mantissa_bits) {
   return mantissa_bits == 0 ? 0 : (biased ? biased - 1023 : -1074) - mantissa_bits;
 }
 
-// Largest and smallest non-zero magnitude of the valid values of a region, in runs like the
-// accumulation kernel (per-lane extremes, folded at the end: element-wise selects vectorise).
+// The whole tile, flat: magnitudes compared as integers (the bits of a finite float or double
+// without its sign order like its magnitude; stored integers are integers), so the max/min
+// reductions vectorise without fast-math. Fill values are compared in the stored type.
 template <class T>
-struct StatsKernel {
+struct FlatStats {
+  using Bits = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
+  static constexpr std::size_t chunk = 4096;
   const T* raw;
-  TileGeometry g;
-  double m[Decoding::max_missing];  // unused slots are NaN: never equal
+  std::size_t n;
+  T fill[Decoding::max_missing];
+  Bits use[Decoding::max_missing];  // all ones where fill[k] is a missing value
 
-  KOKKOS_INLINE_FUNCTION void run(const T* p, std::size_t stride, int len, double* h, double* l) const {
-    // Locals, not members: h and l could otherwise alias *this and block vectorisation.
-    const double m0 = m[0], m1 = m[1], m2 = m[2], m3 = m[3];
-    for (int j = 0; j < len; ++j) {
-      const double x = static_cast<double>(p[j * stride]);
-      const bool ok = is_valid(x) & (x != m0) & (x != m1) & (x != m2) & (x != m3);
-      const double a = ok ? fabs(x) : 0.0;
-      const double nz = a != 0.0 ? a : HUGE_VAL;  // zeros do not set the quantum
-      h[j] = a > h[j] ? a : h[j];
-      l[j] = nz < l[j] ? nz : l[j];
+  // Largest magnitude bits and (smallest non-zero magnitude bits) - 1 of x[0..len), as masks and
+  // integer min/max over locals only: no branch, no bool logic, so GCC vectorises it.
+  KOKKOS_INLINE_FUNCTION void scan(const T* x, std::size_t len, Bits& h_out, Bits& l_out) const {
+    const Bits one = ~Bits(0);
+    const T f0 = fill[0], f1 = fill[1], f2 = fill[2], f3 = fill[3];
+    const Bits m0 = use[0], m1 = use[1], m2 = use[2], m3 = use[3];
+    Bits h = 0, l = one;
+    for (std::size_t i = 0; i < len; ++i) {
+      const T v = x[i];
+      Bits a, ok;
+      if constexpr (std::is_floating_point_v<T>) {
+        memcpy(&a, &v, sizeof a);
+        a &= one >> 1;  // drop the sign
+        ok = a < (sizeof(T) == 8 ? Bits(0x7ff0000000000000ull) : Bits(0x7f800000u)) ? one : 0;  // finite
+      } else if constexpr (std::is_signed_v<T>) {
+        a = v < 0 ? Bits(0) - static_cast<Bits>(v) : static_cast<Bits>(v);  // |v| without overflow
+        ok = one;
+      } else {
+        a = static_cast<Bits>(v);
+        ok = one;
+      }
+      ok &= ~((v == f0 ? one : 0) & m0) & ~((v == f1 ? one : 0) & m1) & ~((v == f2 ? one : 0) & m2) &
+            ~((v == f3 ? one : 0) & m3);
+      const Bits am = a & ok;
+      const Bits an = am - 1;  // 0 (missing or zero) wraps to the largest value: never the minimum
+      h = am > h ? am : h;
+      l = an < l ? an : l;
     }
+    h_out = h;
+    l_out = l;
   }
 
-  KOKKOS_INLINE_FUNCTION void operator()(std::size_t item, double& hi, double& lo) const {
+  KOKKOS_INLINE_FUNCTION void operator()(std::size_t item, Bits& hi, Bits& lo) const {
+    const std::size_t b = item * chunk, e = b + chunk < n ? b + chunk : n;
+    Bits h, l;
+    scan(raw + b, e - b, h, l);
+    hi = h > hi ? h : hi;
+    lo = l < lo ? l : lo;
+  }
+
+  static double magnitude(Bits a) {
+    if constexpr (std::is_floating_point_v<T>) {
+      T v;
+      memcpy(&v, &a, sizeof v);
+      return static_cast<double>(v);
+    } else {
+      return static_cast<double>(a);
+    }
+  }
+};
+
+// Rows of a region (its extent along the tile's last axis, contiguous in memory), scanned
+// like the flat tile: called right before the region is reduced, it brings the region into
+// cache for the accumulation kernels.
+template <class T>
+struct RowStats {
+  FlatStats<T> flat;
+  TileGeometry g;  // runs: the region's last axis; odometer: its other axes
+
+  KOKKOS_INLINE_FUNCTION void operator()(std::size_t item, typename FlatStats<T>::Bits& hi,
+                                         typename FlatStats<T>::Bits& lo) const {
     std::size_t lay, st;
     int len;
     g.locate(item, lay, st, len);
-    double h[run_block], l[run_block];
-    for (int j = 0; j < len; ++j) h[j] = 0.0, l[j] = HUGE_VAL;
     std::size_t r[tile_max_dims] = {};
     std::size_t off = 0;
     for (std::size_t e = 0; e < g.reduced; ++e) {
-      if (g.run_lay == 1) run(raw + lay + off, 1, len, h, l);
-      else run(raw + lay + off, g.run_lay, len, h, l);
+      typename FlatStats<T>::Bits h, l;
+      flat.scan(flat.raw + lay + off, static_cast<std::size_t>(len), h, l);
+      hi = h > hi ? h : hi;
+      lo = l < lo ? l : lo;
       g.next_reduced(r, off);
-    }
-    for (int j = 0; j < len; ++j) {
-      hi = h[j] > hi ? h[j] : hi;
-      lo = l[j] < lo ? l[j] : lo;
     }
   }
 };
 
 template <class T>
 TileStats region_stats_typed(const RawTile& tile, const Box& region, const Decoding& dec) {
-  // Runs along the region's last axis (contiguous in the tile); the other axes are walked.
-  const std::size_t last = region.rank() - 1;
-  AxisMap axes;
-  axes.kept = {last};
-  for (std::size_t i = 0; i < last; ++i) axes.reduced.push_back(i);
-  StatsKernel<T> k{static_cast<const T*>(tile.data),
-                   TileGeometry(tile.layout, region, Box({region.start[last]}, {region.count[last]}), axes),
-                   {}};
-  for (int i = 0; i < Decoding::max_missing; ++i) k.m[i] = i < dec.n_missing ? dec.missing[i] : NAN;
-  double max_abs = 0.0, min_abs = HUGE_VAL;
-  Kokkos::parallel_reduce("region_stats", k.g.items, k, Kokkos::Max<double>(max_abs), Kokkos::Min<double>(min_abs));
-  // Kokkos starts Min/Max at the largest finite doubles: no valid non-zero value leaves them there.
-  if (!(max_abs > 0.0)) max_abs = 0.0;
-  // The finest quantum belongs to the smallest magnitude (the exponent is monotonic in |x|).
-  const int q = min_abs >= std::numeric_limits<double>::max() ? INT_MAX : quantum_exponent(min_abs, dec.mantissa_bits);
-  return {max_abs, q};
+  using K = FlatStats<T>;
+  using Bits = typename K::Bits;
+  K flat{static_cast<const T*>(tile.data), 0, {}, {}};
+  // A fill value that the stored type cannot hold matches nothing.
+  for (int i = 0; i < dec.n_missing; ++i) {
+    const double f = dec.missing[i];
+    const T t = static_cast<T>(f);
+    if (static_cast<double>(t) == f) flat.fill[i] = t, flat.use[i] = ~Bits(0);
+  }
+  Bits hi = 0, lo = ~Bits(0);
+  if (region == tile.layout) {
+    flat.n = static_cast<std::size_t>(volume(tile.layout));
+    Kokkos::parallel_reduce("tile_stats", (flat.n + K::chunk - 1) / K::chunk, flat, Kokkos::Max<Bits>(hi),
+                            Kokkos::Min<Bits>(lo));
+  } else if (!empty(region)) {
+    // Runs of the whole last axis (the geometry cuts them in blocks; any block size serves).
+    const std::size_t last = region.rank() - 1;
+    AxisMap axes;
+    axes.kept = {last};
+    for (std::size_t i = 0; i < last; ++i) axes.reduced.push_back(i);
+    RowStats<T> rows{flat, TileGeometry(tile.layout, region, Box({region.start[last]}, {region.count[last]}), axes)};
+    Kokkos::parallel_reduce("region_stats", rows.g.items, rows, Kokkos::Max<Bits>(hi), Kokkos::Min<Bits>(lo));
+  }
+  // lo holds (smallest non-zero magnitude) - 1; all ones: no valid non-zero value.
+  const int q = lo == ~Bits(0) ? INT_MAX : quantum_exponent(K::magnitude(lo + 1), dec.mantissa_bits);
+  return {K::magnitude(hi), q};
 }
 
 }  // namespace
@@ -126,19 +174,7 @@ TileStats tile_stats(const TileValues& v, std::size_t n, int mantissa_bits) {
 }
 
 TileStats region_stats(const RawTile& tile, const Box& region, const Decoding& dec) {
-  switch (tile.type) {
-    case DType::i8: return region_stats_typed<std::int8_t>(tile, region, dec);
-    case DType::u8: return region_stats_typed<std::uint8_t>(tile, region, dec);
-    case DType::i16: return region_stats_typed<std::int16_t>(tile, region, dec);
-    case DType::u16: return region_stats_typed<std::uint16_t>(tile, region, dec);
-    case DType::i32: return region_stats_typed<std::int32_t>(tile, region, dec);
-    case DType::u32: return region_stats_typed<std::uint32_t>(tile, region, dec);
-    case DType::i64: return region_stats_typed<std::int64_t>(tile, region, dec);
-    case DType::u64: return region_stats_typed<std::uint64_t>(tile, region, dec);
-    case DType::f32: return region_stats_typed<float>(tile, region, dec);
-    case DType::f64: return region_stats_typed<double>(tile, region, dec);
-  }
-  return {};
+  return visit_dtype(tile.type, [&](auto v) { return region_stats_typed<decltype(v)>(tile, region, dec); });
 }
 
 }  // namespace tessera
