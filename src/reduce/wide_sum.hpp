@@ -1,5 +1,5 @@
 #pragma once
-// A 256-bit two's-complement fixed-point number: value = integer * 2^anchor.
+// A 640-bit two's-complement fixed-point number: value = integer * 2^anchor.
 // Adding doubles into it is exact and therefore independent of order, which is what makes
 // results identical at any rank count or tile size. Device-callable (no host-only calls).
 #include <Kokkos_Core.hpp>
