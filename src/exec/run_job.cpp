@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <exception>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -353,36 +354,57 @@ RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& c
         states[k].emplace_back(rp.state_boxes[rank], StateNeeds::for_op(job.reductions[rp.index].op),
                                dec.mantissa_bits, terms);
       }
-      if (ip.tiles[rank].empty()) continue;
-      auto source = open_source(meta);
+      // Collective sources are opened by every rank together, and every rank then reads in
+      // lockstep (an empty box once it has no tiles left); others open lazily and read alone.
+      auto source = open_source(meta, &comm);
+      const bool lockstep = source->collective();
+      const std::vector<Box>& mine = ip.tiles[rank];
+      std::size_t rounds = mine.size();
+      if (lockstep)
+        for (const auto& other : ip.tiles) rounds = std::max(rounds, other.size());
+      if (rounds == 0) continue;
       std::uint64_t largest = 0;
-      for (const Box& t : ip.tiles[rank]) largest = std::max(largest, volume(t));
+      for (const Box& t : mine) largest = std::max(largest, volume(t));
       // Readers fill host memory; kernels read it where the default execution space can.
-      RawBytes raw(Kokkos::ViewAllocateWithoutInitializing("raw_tile"), largest * ip.element_bytes);
+      RawBytes raw(Kokkos::ViewAllocateWithoutInitializing("raw_tile"), std::max<std::uint64_t>(1, largest) * ip.element_bytes);
       // Work regions: cache-sized pieces of a tile. Cut the first reduction's outer kept axes,
       // then its reduced axes, and its last kept axis (the kernels' contiguous runs) last.
       const AxisMap& first = ip.reductions.front().axes;
       std::vector<std::size_t> order(first.kept.begin(), first.kept.end() - (first.kept.empty() ? 0 : 1));
       order.insert(order.end(), first.reduced.begin(), first.reduced.end());
-      for (const Box& t : ip.tiles[rank]) {
-        auto tr = Clock::now();
-        source->read(t, raw.data());
-        times.read += since(tr);
-        auto tc = Clock::now();
-        auto dev = Kokkos::create_mirror_view_and_copy(Kokkos::DefaultExecutionSpace::memory_space(), raw);
-        const RawTile tile{meta.var.type, dev.data(), t};
-        for (const Box& region : split_to_budget(t, region_elements, order)) {
-          // Measuring the region first also brings it into cache for the reductions.
-          const TileStats stats = region_stats(tile, region, dec);
-          for (std::size_t r = 0; r < ip.reductions.size(); ++r)
-            states[k][r].add(tile, region, ip.reductions[r].axes, stats, dec);
+      const Box nothing(std::vector<std::size_t>(meta.var.shape.size(), 0), std::vector<std::size_t>(meta.var.shape.size(), 0));
+      // After a failure a lockstep rank keeps taking part in the collective reads (with nothing)
+      // so the others finish their rounds; the failure is reported when the phase ends.
+      std::exception_ptr failure;
+      for (std::size_t i = 0; i < rounds; ++i) {
+        const bool has_tile = i < mine.size() && !failure;
+        const Box& t = has_tile ? mine[i] : nothing;
+        try {
+          auto tr = Clock::now();
+          source->read(t, raw.data());
+          times.read += since(tr);
+          if (!has_tile) continue;
+          auto tc = Clock::now();
+          auto dev = Kokkos::create_mirror_view_and_copy(Kokkos::DefaultExecutionSpace::memory_space(), raw);
+          const RawTile tile{meta.var.type, dev.data(), t};
+          for (const Box& region : split_to_budget(t, region_elements, order)) {
+            // Measuring the region first also brings it into cache for the reductions.
+            const TileStats stats = region_stats(tile, region, dec);
+            for (std::size_t r = 0; r < ip.reductions.size(); ++r)
+              states[k][r].add(tile, region, ip.reductions[r].axes, stats, dec);
+          }
+          Kokkos::fence();
+          times.compute += since(tc);
+        } catch (...) {
+          if (!failure) failure = std::current_exception();
+          if (!lockstep) break;
+          continue;
         }
-        Kokkos::fence();
-        times.compute += since(tc);
         const std::size_t n = static_cast<std::size_t>(volume(t));
         bytes_read += double(n * ip.element_bytes);
         progress.advance(n * ip.element_bytes);
       }
+      if (failure) std::rethrow_exception(failure);
     }
     progress.finish();
   });

@@ -95,6 +95,15 @@ File File::open(const std::string& path) {
   return File(id, path);
 }
 
+File File::open_parallel(const std::string& path, const mpi::Comm& comm) {
+  int id = -1;
+  check(nc_open_par(path.c_str(), NC_NOWRITE, comm.native(), MPI_INFO_NULL, &id),
+        "cannot open '" + path + "' for parallel reading", true);
+  File f(id, path);
+  f.collective_ = true;
+  return f;
+}
+
 File File::create(const std::string& path, const std::string& format) {
   int mode = NC_NOCLOBBER;
   if (format == "netcdf4") mode |= NC_NETCDF4;
@@ -120,6 +129,7 @@ File& File::operator=(File&& o) noexcept {
     if (id_ >= 0) nc_close(id_);
     id_ = o.id_;
     path_ = std::move(o.path_);
+    collective_ = o.collective_;
     o.id_ = -1;
   }
   return *this;
@@ -229,11 +239,15 @@ VariableInfo File::variable(const std::string& name) const {
 std::vector<Attribute> File::global_attributes() const { return read_attributes(id_, NC_GLOBAL, path_); }
 
 void File::read(const std::string& var, const Box& box, DType type, void* dst) const {
-  if (empty(box)) return;
+  if (empty(box) && !collective_) return;
   const int v = varid(var);
   const std::string where = "reading " + var + to_string(box) + " from '" + path_ + "'";
-  const size_t* s = box.start.data();
-  const size_t* c = box.count.data();
+  // A collective read needs every rank, those with nothing to read too (zero counts).
+  std::vector<size_t> start(box.start), count(box.count);
+  if (empty(box)) std::fill(start.begin(), start.end(), 0), std::fill(count.begin(), count.end(), 0);
+  if (collective_) check(nc_var_par_access(id_, v, NC_COLLECTIVE), where, true);
+  const size_t* s = start.data();
+  const size_t* c = count.data();
   int st = NC_NOERR;
   switch (type) {
     case DType::i8: st = nc_get_vara_schar(id_, v, s, c, static_cast<signed char*>(dst)); break;

@@ -16,13 +16,16 @@ class File {
  public:
   // Read-only open; failures are InputErrors ("cannot open 'x.nc': NetCDF: Unknown file format").
   static File open(const std::string& path);
+  // Collective read-only open of a NetCDF-4 file by every rank of `comm`; reads are then
+  // collective (every rank calls read() for each hyperslab, with an empty box if it has none).
+  static File open_parallel(const std::string& path, const mpi::Comm& comm);
   // Serial create (fails if the file exists). format: "netcdf4", "classic", "64bit-offset", "cdf5".
   static File create(const std::string& path, const std::string& format);
   // Collective create of a NetCDF-4 file for parallel writing (fails if the file exists).
   static File create_parallel(const std::string& path, const mpi::Comm& comm);
 
   File() = default;
-  File(File&& o) noexcept : id_(o.id_), path_(std::move(o.path_)) { o.id_ = -1; }
+  File(File&& o) noexcept : id_(o.id_), path_(std::move(o.path_)), collective_(o.collective_) { o.id_ = -1; }
   File& operator=(File&& o) noexcept;
   File(const File&) = delete;
   File& operator=(const File&) = delete;
@@ -60,6 +63,7 @@ class File {
   int varid(const std::string& name) const;
   int id_ = -1;
   std::string path_;
+  bool collective_ = false;  // opened by open_parallel: reads are collective, empty ones too
 };
 
 // Throws InputError for reading paths and RuntimeError otherwise, with nc_strerror's text.

@@ -14,9 +14,15 @@ namespace {
 class NetcdfSource final : public Source {
  public:
   explicit NetcdfSource(InputMeta m) : Source(std::move(m)) {}
+  // Collective: every rank opens every part now, together.
+  NetcdfSource(InputMeta m, const mpi::Comm& comm) : Source(std::move(m)), collective_(true) {
+    for (std::size_t p = 0; p < meta_.parts.size(); ++p) open_.emplace(p, nc::File::open_parallel(meta_.parts[p].path, comm));
+  }
+
+  bool collective() const override { return collective_; }
 
   void read(const Box& box, void* dst) override {
-    if (empty(box)) return;
+    if (empty(box) && !collective_) return;
     const std::size_t esize = dtype_size(meta_.var.type);
     std::size_t row = esize;  // bytes per index step along axis 0
     for (std::size_t i = 1; i < box.rank(); ++i) row *= box.count[i];
@@ -25,8 +31,12 @@ class NetcdfSource final : public Source {
       Box range = box;
       range.start[0] = part.offset;
       range.count[0] = part.length;
-      Box piece = intersect(box, range);
-      if (empty(piece)) continue;
+      Box piece = empty(box) ? box : intersect(box, range);
+      if (empty(piece)) {
+        // Collective reads: every rank takes part in every part's read, with nothing if need be.
+        if (collective_) file(p).read(meta_.var.name, piece, meta_.var.type, dst);
+        continue;
+      }
       char* out = static_cast<char*>(dst) + (piece.start[0] - box.start[0]) * row;
       piece.start[0] -= part.offset;  // into the file's own index space
       file(p).read(meta_.var.name, piece, meta_.var.type, out);
@@ -40,12 +50,23 @@ class NetcdfSource final : public Source {
     return it->second;
   }
   std::map<std::size_t, nc::File> open_;
+  bool collective_ = false;
 };
+
+// Collective reads go through MPI-IO (NetCDF-4 only: NetCDF-3 has no parallel reader here); every
+// rank keeps every part open, so many-file inputs read independently.
+bool collective_eligible(const InputMeta& meta, const mpi::Comm* comm) {
+  if (!comm || comm->size() < 2 || meta.parts.size() > 16) return false;
+  for (const auto& p : meta.parts)
+    if (p.format != "netCDF-4" && p.format != "netCDF-4 classic model") return false;
+  return true;
+}
 
 }  // namespace
 
-std::unique_ptr<Source> open_source(const InputMeta& meta) {
+std::unique_ptr<Source> open_source(const InputMeta& meta, const mpi::Comm* comm) {
   if (meta.kind == "hdf5") return open_hdf5_source(meta);
+  if (collective_eligible(meta, comm)) return std::make_unique<NetcdfSource>(meta, *comm);
   return std::make_unique<NetcdfSource>(meta);
 }
 

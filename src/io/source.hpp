@@ -5,6 +5,7 @@
 
 #include "decomp/box.hpp"
 #include "io/metadata.hpp"
+#include "mpi/comm.hpp"
 
 namespace tessera {
 
@@ -14,13 +15,18 @@ class Source {
   const InputMeta& meta() const { return meta_; }
   // Reads `box` (aggregated index space) into `dst` in the variable's native type, C order.
   virtual void read(const Box& box, void* dst) = 0;
+  // Collective sources need every rank to call read() equally often (an empty box when a rank
+  // has nothing left), so MPI-IO can combine the ranks' requests.
+  virtual bool collective() const { return false; }
 
  protected:
   explicit Source(InputMeta meta) : meta_(std::move(meta)) {}
   InputMeta meta_;
 };
 
-// Opens the reader for an input described by `meta` (files are opened on first use).
-std::unique_ptr<Source> open_source(const InputMeta& meta);
+// Opens the reader for an input described by `meta`. With a communicator of several ranks,
+// NetCDF-4 inputs of up to 16 files are opened collectively by all of them (collective reads);
+// otherwise each rank opens the files its hyperslabs touch, on first use, and reads alone.
+std::unique_ptr<Source> open_source(const InputMeta& meta, const mpi::Comm* comm = nullptr);
 
 }  // namespace tessera
