@@ -4,7 +4,6 @@
 
 #include "cli/options.hpp"
 #include "core/error.hpp"
-#include "job/job_parser.hpp"
 #include "mpi/phase.hpp"
 #include "sched/mpijob.hpp"
 #include "sched/slurm_script.hpp"
@@ -53,7 +52,7 @@ int render_slurm_cmd(const Args& args, const mpi::Comm& comm) {
   if (!parse_options("render slurm", "JOB.yaml [--nodes N] [--ntasks-per-node T] [--time T] [-A ACCOUNT] [-p PARTITION] [-o FILE]",
                      args, opts, pos, vm, comm))
     return 0;
-  const JobSpec job = mpi::run_phase(comm, [&] { return parse_job_file(job_path); });
+  const JobSpec job = load_job(job_path, comm);
   emit(mpi::run_phase(comm, [&] { return render_slurm(job, o); }), out, comm);
   return 0;
 }
@@ -79,7 +78,7 @@ int render_mpijob_cmd(const Args& args, const mpi::Comm& comm) {
   if (!parse_options("render mpijob", "JOB.yaml --image IMG [--workers N] [--slots S] [--namespace NS] [-o FILE]", args,
                      opts, pos, vm, comm))
     return 0;
-  const JobSpec job = mpi::run_phase(comm, [&] { return parse_job_file(job_path); });
+  const JobSpec job = load_job(job_path, comm);
   emit(mpi::run_phase(comm, [&] { return render_mpijob(job, read_text(job_path), o); }), out, comm);
   return 0;
 }

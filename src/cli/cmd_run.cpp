@@ -4,16 +4,12 @@
 #include "cli/options.hpp"
 #include "exec/run_job.hpp"
 #include "io/sink.hpp"
-#include "job/job_parser.hpp"
 #include "mpi/phase.hpp"
 #include "plan/plan.hpp"
 
 namespace tessera::cli {
 
 namespace {
-JobSpec load_job(const std::string& path, const mpi::Comm& comm) {
-  return mpi::run_phase(comm, [&] { return parse_job_file(path); });
-}
 std::string joined(const std::string& cmd, const Args& args) {
   std::string s = "tessera " + cmd;
   for (const auto& a : args) s += " " + a;

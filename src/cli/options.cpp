@@ -3,6 +3,8 @@
 #include <iostream>
 
 #include "core/error.hpp"
+#include "job/job_parser.hpp"
+#include "mpi/phase.hpp"
 
 namespace tessera::cli {
 
@@ -22,6 +24,10 @@ bool parse_options(const std::string& command, const std::string& synopsis, cons
                      " (see tessera " + command + " --help)");
   }
   return true;
+}
+
+JobSpec load_job(const std::string& path, const mpi::Comm& comm) {
+  return mpi::run_phase(comm, [&] { return parse_job_file(path); });
 }
 
 }  // namespace tessera::cli

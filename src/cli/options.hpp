@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/commands.hpp"
+#include "job/job_spec.hpp"
 
 namespace tessera::cli {
 
@@ -14,5 +15,8 @@ namespace po = boost::program_options;
 bool parse_options(const std::string& command, const std::string& synopsis, const Args& args,
                    po::options_description& opts, const po::positional_options_description& pos,
                    po::variables_map& vm, const mpi::Comm& comm);
+
+// Parses the job file on every rank, agreeing on errors (printed once).
+JobSpec load_job(const std::string& path, const mpi::Comm& comm);
 
 }  // namespace tessera::cli

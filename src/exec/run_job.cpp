@@ -77,10 +77,10 @@ class OutputBuilder {
  public:
   OutputBuilder(const JobSpec& job, const std::vector<InputMeta>& metas, int rank) : job_(job), metas_(metas), rank_(rank) {}
 
-  void add(const InputPlan& ip, const ReductionPlan& rp, const Result& res) {
+  // `dec`: the input's CF decoding, as the executor used it.
+  void add(const InputPlan& ip, const ReductionPlan& rp, const Result& res, const Decoding& dec) {
     const InputMeta& m = metas_[ip.input];
     const ReductionSpec& spec = job_.reductions[rp.index];
-    const Decoding dec = decoding_for(m.var, "input '" + m.alias + "'");
     for (std::size_t j = 0; j < rp.out_dims.size(); ++j) add_dimension_coordinate(m, rp.out_dims[j], rp.out_shape[j]);
     CellMethods cms;
     if (const Attribute* prior = m.var.attr("cell_methods"); prior && prior->is_text) cms.prior = prior->text;
@@ -442,7 +442,7 @@ RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& c
         }
         for (double x : res.values)
           if (!std::isnan(x)) ranges[rp.index] = {std::min(ranges[rp.index].first, x), std::max(ranges[rp.index].second, x)};
-        builder.add(ip, rp, res);
+        builder.add(ip, rp, res, decodings[k]);
         st = ReductionState(Box(), StateNeeds{}, 0);  // free the partial state early
       }
     }
