@@ -1,0 +1,192 @@
+#!/usr/bin/python3
+"""Writes calendar_cases.txt: reference values from cftime for tests/unit/cf/test_calendar.cpp.
+
+Run with the Debian python3 and python3-cftime (apt-get install -y python3-cftime):
+    /usr/bin/python3 tests/unit/cf/make_calendar_cases.py > tests/unit/cf/calendar_cases.txt
+The output depends only on the seed below and the cftime version (named in the header).
+
+Records, one a line, fields separated by ';' (values in Python's shortest round-trip repr):
+  T;calendar;units;value;Y;M;D;h;m;s;us     cftime.num2date(value, units, calendar)
+  N;calendar;units;Y;M;D;h;m;s;us;value     cftime.date2num(date, units, calendar)
+  S;calendar;Y;M;D;serial;doy;dim           days since 0001-01-01, day of year and days in the
+                                            month, from date2num differences (so in standard 1582
+                                            the 10 missing days are not counted)
+  V;calendar;Y;M;D;valid                    whether cftime accepts the date
+  C;calendar;from;to;value;expected         date2num(num2date(value, from), to)
+
+Year numbering is cftime's default: no year 0 in standard and julian, year 0 elsewhere.
+"""
+import random
+import sys
+import warnings
+from fractions import Fraction
+
+import cftime
+
+warnings.simplefilter("ignore")  # CFWarning about negative years in real-world calendars
+
+CALENDARS = ["standard", "proleptic_gregorian", "noleap", "all_leap", "360_day", "julian"]
+MICROS = {"days": 86400 * 10**6, "hours": 3600 * 10**6, "minutes": 60 * 10**6, "seconds": 10**6}
+YEAR_DAYS = 365.25
+
+# Reference dates, written the ways CF files write them; those a calendar lacks are skipped.
+EPOCHS = [
+    "1850-01-01",
+    "1850-1-1 0:0:0",
+    "1970-01-01 00:00:00",
+    "2000-01-01T12:00:00Z",
+    "0001-01-01 00:00:00.0",
+    "1582-10-15 00:00:00",
+    "1582-10-04 18:00",
+    "2000-02-29 06:30:00",
+    "2001-02-30",
+    "-1000-03-01 06:30:00",
+    "1-1-1",
+    "7000-12-31 23:59:59",
+]
+
+
+def year_zero(cal):
+    return cal not in ("standard", "julian")
+
+
+def exists(cal, y, m, d):
+    try:
+        cftime.datetime(y, m, d, calendar=cal, has_year_zero=year_zero(cal))
+        return True
+    except ValueError:
+        return False
+
+
+def epoch_ok(cal, text):
+    try:
+        cftime.num2date(0, "days since " + text, cal)
+    except ValueError:
+        return False
+    return True
+
+
+def fields(dt):
+    return [dt.year, dt.month, dt.day, dt.hour, dt.minute, dt.second, dt.microsecond]
+
+
+def exact_enough(value, unit):
+    """Whether cftime's answer for a fractional value is the exact nearest microsecond, the rule
+    test_calendar.cpp checks. cftime rounds value * (us per unit) in long double, which is exact
+    enough except next to a tie, and then snaps a result 1 us off a whole second to the second
+    (cast_to_int, cftime issue #187): both kinds of value are left out of the table."""
+    exact = Fraction(value) * MICROS[unit]
+    nearest = round(exact)
+    if abs(exact - nearest) > Fraction(49, 100):
+        return False
+    return nearest % 10**6 not in (1, 10**6 - 1)
+
+
+def values_for(rng, cal, units, unit):
+    """Values spanning about -5000..+10000 years around the epoch, whole and fractional, and
+    values that land on leap days, year ends and (standard) the 1582 switch."""
+    per_day = MICROS["days"] // MICROS[unit]
+    out = set()
+    for _ in range(8):
+        days = rng.randint(int(-5000 * YEAR_DAYS), int(10000 * YEAR_DAYS))
+        out.add(days * per_day + rng.randint(0, per_day - 1))
+    for _ in range(3):
+        days = rng.randint(-400, 400)
+        out.add(days * per_day)
+    for _ in range(10):
+        whole = rng.randint(int(-5000 * YEAR_DAYS) * per_day, int(10000 * YEAR_DAYS) * per_day)
+        frac = rng.choice([0.5, 0.25, 0.75, 0.125, 0.375, 0.1, 0.2, 1 / 3, 0.999999, 0.000001, 0.9999999])
+        if rng.random() < 0.5:
+            whole = rng.randint(-2000, 2000)
+        v = whole + frac if whole >= 0 else whole - frac
+        if exact_enough(v, unit):
+            out.add(v)
+    targets = []
+    for y in [1, 4, 100, 400, 1500, 1582, 1600, 1700, 1900, 2000, 2001, 2100, 2400, 9999]:
+        targets += [(y, 2, 28), (y, 3, 1), (y, 12, 31), (y, 1, 1)]
+        if exists(cal, y, 2, 29):
+            targets.append((y, 2, 29))
+        if exists(cal, y, 2, 30):
+            targets.append((y, 2, 30))
+    targets += [(1582, 10, 16), (1582, 10, 5), (1582, 10, 14), (-1, 12, 31), (-1, 2, 29), (-4713, 1, 1)]
+    for y, m, d in [(1582, 10, 4), (1582, 10, 15)] + rng.sample(targets, 4):
+        if not exists(cal, y, m, d):
+            continue
+        base = cftime.date2num(cftime.datetime(y, m, d, calendar=cal, has_year_zero=year_zero(cal)), units, cal)
+        if abs(base - round(base)) > 1e-9:
+            continue
+        base = int(round(base))
+        for delta in [0, -1, per_day // 2]:
+            out.add(base + delta)
+    return sorted(out, key=float)
+
+
+def main():
+    rng = random.Random(20240601)
+    w = sys.stdout.write
+    w("# Generated by make_calendar_cases.py with cftime %s; do not edit.\n" % cftime.__version__)
+    for cal in CALENDARS:
+        epochs = [e for e in EPOCHS if epoch_ok(cal, e)]
+        unit_list = ["days", "hours", "minutes", "seconds"]
+        for i, epoch in enumerate(epochs):
+            unit = unit_list[i % 4]
+            units = unit + " since " + epoch
+            for v in values_for(rng, cal, units, unit):
+                dt = cftime.num2date(v, units, cal)
+                w("T;%s;%s;%r;%s\n" % (cal, units, float(v), ";".join(str(x) for x in fields(dt))))
+
+        # date -> value
+        for _ in range(30):
+            units = rng.choice(["days", "hours", "seconds"]) + " since " + rng.choice(epochs)
+            y = rng.randint(-3000, 9000)
+            m = rng.randint(1, 12)
+            d = rng.randint(1, 31)
+            if not exists(cal, y, m, d):
+                continue
+            dt = cftime.datetime(y, m, d, rng.randint(0, 23), rng.randint(0, 59), rng.randint(0, 59),
+                                 rng.choice([0, 0, 500000, 250000, 1]), calendar=cal,
+                                 has_year_zero=year_zero(cal))
+            v = cftime.date2num(dt, units, cal)
+            w("N;%s;%s;%s;%r\n" % (cal, units, ";".join(str(x) for x in fields(dt)), float(v)))
+
+        # serial days, day of year, days in month
+        def serial(y, m, d):
+            date = cftime.datetime(y, m, d, calendar=cal, has_year_zero=year_zero(cal))
+            return cftime.date2num(date, "days since 0001-01-01", cal)
+
+        def next_month(y, m):
+            if m < 12:
+                return y, m + 1
+            return (1 if y == -1 and not year_zero(cal) else y + 1), 1
+
+        dates = [(1582, 10, 4), (1582, 10, 15), (1582, 12, 31), (1582, 9, 30), (1, 1, 1), (-1, 12, 31), (-1, 1, 1),
+                 (0, 1, 1), (0, 12, 31), (1600, 2, 29), (1700, 2, 29), (1700, 3, 1), (2000, 2, 29), (2100, 2, 28),
+                 (9999, 12, 31), (10000, 1, 1), (-5000, 3, 1)]
+        for _ in range(60):
+            dates.append((rng.randint(-6000, 12000), rng.randint(1, 12), rng.randint(1, 31)))
+        for y, m, d in dates:
+            if not exists(cal, y, m, d):
+                continue
+            s = serial(y, m, d)
+            doy = s - serial(y, 1, 1) + 1
+            ny, nm = next_month(y, m)
+            dim = serial(ny, nm, 1) - serial(y, m, 1)
+            w("S;%s;%d;%d;%d;%d;%d;%d\n" % (cal, y, m, d, s, doy, dim))
+
+        # validity
+        for y, m, d in [(2001, 2, 29), (2000, 2, 29), (1900, 2, 29), (1500, 2, 29), (2001, 2, 30), (2001, 2, 31),
+                        (2001, 4, 31), (2001, 12, 31), (1582, 10, 4), (1582, 10, 5), (1582, 10, 10), (1582, 10, 14),
+                        (1582, 10, 15), (0, 1, 1), (-1, 2, 29), (-5, 2, 29), (1, 1, 1), (4, 2, 29), (100, 2, 29)]:
+            w("V;%s;%d;%d;%d;%d\n" % (cal, y, m, d, 1 if exists(cal, y, m, d) else 0))
+
+        # unit conversions
+        for _ in range(20):
+            a = rng.choice(["days", "hours", "minutes", "seconds"]) + " since " + rng.choice(epochs)
+            b = rng.choice(["days", "hours", "minutes", "seconds"]) + " since " + rng.choice(epochs)
+            v = rng.randint(-10**6, 10**6) + rng.choice([0, 0.5, 0.25])
+            dt = cftime.num2date(v, a, cal)
+            w("C;%s;%s;%s;%r;%r\n" % (cal, a, b, float(v), float(cftime.date2num(dt, b, cal))))
+
+
+if __name__ == "__main__":
+    main()
