@@ -46,6 +46,8 @@ int cmd_generate(const Args& args, const mpi::Comm& comm) {
       "files", po::value(&s.files)->default_value(1), "split along time into this many files")(
       "seed", po::value(&s.seed)->default_value(1), "random seed")(
       "start-day", po::value(&s.start_day)->default_value(0), "first time step, in days since 2000-01-01 (to make one series in pieces)")(
+      "calendar", po::value(&s.calendar)->default_value(s.calendar), "CF calendar of the time axis (standard, noleap, 360_day, ...)")(
+      "epoch", po::value(&s.epoch)->default_value(s.epoch), "reference date of the time units, YYYY-MM-DD (the instants stay the same)")(
       "overwrite", po::bool_switch(&s.overwrite), "replace existing files");
   po::positional_options_description pos;
   pos.add("path", 1);

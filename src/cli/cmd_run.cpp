@@ -72,7 +72,7 @@ int cmd_validate(const Args& args, const mpi::Comm& comm) {
   const JobSpec job = load_job(job_path, comm);
   const auto metas = scan_inputs(job, comm);
   mpi::run_phase(comm, [&] {
-    make_plan(job, metas, comm.size());
+    make_plan(job, views_of(select_inputs(job, metas)), comm.size());
     if (comm.rank() == 0) check_output_path(job.output.path, overwrite || job.output.overwrite);
   });
   if (comm.rank() == 0) {
@@ -100,7 +100,10 @@ int cmd_plan(const Args& args, const mpi::Comm& comm) {
   if (ranks < 1 || ranks > 1000000) throw UsageError("tessera plan: --ranks must be between 1 and 1000000");
   const JobSpec job = load_job(job_path, comm);
   const auto metas = scan_inputs(job, comm);
-  const std::string text = mpi::run_phase(comm, [&] { return describe(make_plan(job, metas, ranks), job, metas); });
+  const std::string text = mpi::run_phase(comm, [&] {
+    const auto views = views_of(select_inputs(job, metas));
+    return describe(make_plan(job, views, ranks), job, views);
+  });
   if (comm.rank() == 0) std::cout << text;
   return 0;
 }

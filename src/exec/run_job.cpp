@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <ctime>
 #include <exception>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -14,12 +17,14 @@
 #include "cf/decoding.hpp"
 #include "core/error.hpp"
 #include "core/version.hpp"
+#include "exec/accumulator.hpp"
+#include "exec/output_builder.hpp"
+#include "exec/weights.hpp"
 #include "io/scan.hpp"
 #include "io/sink.hpp"
 #include "io/source.hpp"
 #include "mpi/phase.hpp"
 #include "plan/plan.hpp"
-#include "reduce/reduction_state.hpp"
 #include "report/progress.hpp"
 
 namespace tessera {
@@ -36,35 +41,6 @@ struct PhaseTimes {
 // every reduction of the input passes over them.
 constexpr std::uint64_t region_elements = 1 << 16;
 
-constexpr double nc_fill_float = 9.9692099683868690e+36;
-constexpr double nc_fill_double = 9.9692099683868690e+36;
-
-std::string cf_method(Op op) {
-  switch (op) {
-    case Op::sum: return "sum";
-    case Op::mean: return "mean";
-    case Op::min: return "minimum";
-    case Op::max: return "maximum";
-    case Op::var: return "variance";
-    case Op::std: return "standard_deviation";
-    case Op::count: return "";
-  }
-  return "";
-}
-
-std::string squared_units(const std::string& u) {
-  if (u.find_first_of(" /*.^-") == std::string::npos) return u + "2";
-  return "(" + u + ")^2";
-}
-
-// Result of one reduction on this rank: the owned box and its final values.
-struct Result {
-  std::size_t reduction;
-  Box owned;
-  bool owns;
-  std::vector<double> values;
-};
-
 std::string utc_now() {
   std::time_t t = std::time(nullptr);
   char buf[32];
@@ -72,206 +48,24 @@ std::string utc_now() {
   return buf;
 }
 
-// ---- output assembly ----
-class OutputBuilder {
- public:
-  OutputBuilder(const JobSpec& job, const std::vector<InputMeta>& metas, int rank) : job_(job), metas_(metas), rank_(rank) {}
-
-  // `dec`: the input's CF decoding, as the executor used it.
-  void add(const InputPlan& ip, const ReductionPlan& rp, const Result& res, const Decoding& dec) {
-    const InputMeta& m = metas_[ip.input];
-    const ReductionSpec& spec = job_.reductions[rp.index];
-    for (std::size_t j = 0; j < rp.out_dims.size(); ++j) add_dimension_coordinate(m, rp.out_dims[j], rp.out_shape[j]);
-    CellMethods cms;
-    if (const Attribute* prior = m.var.attr("cell_methods"); prior && prior->is_text) cms.prior = prior->text;
-    cms.method = cf_method(spec.op);
-    for (std::size_t a : rp.axes.reduced) {
-      const std::string& d = m.var.dims[a];
-      const CoordinateInfo* c = m.coordinate(d);
-      if (c && c->values.empty()) c = nullptr;
-      if (c) reduced_coords_.push_back({m.alias, c});
-      cms.reduced.push_back({d, c});
+// Visits the cells of `sub` (row-major) with their offset in `box`; rank-0 boxes have one cell.
+template <class F>
+void for_each_cell(const Box& box, const Box& sub, F&& f) {
+  if (sub.rank() == 0) return f(std::size_t(0));
+  if (empty(sub)) return;
+  const auto bs = row_major_strides(box.count);
+  std::vector<std::size_t> idx(sub.start);
+  const std::uint64_t total = volume(sub);
+  for (std::uint64_t k = 0; k < total; ++k) {
+    std::size_t c = 0;
+    for (std::size_t j = 0; j < idx.size(); ++j) c += (idx[j] - box.start[j]) * bs[j];
+    f(c);
+    for (std::size_t a = idx.size(); a-- > 0;) {
+      if (++idx[a] < sub.start[a] + sub.count[a]) break;
+      idx[a] = sub.start[a];
     }
-    OutputVariable v;
-    v.name = spec.name;
-    v.dims = rp.out_dims;
-    if (spec.op == Op::count) {
-      v.type = DType::i32;
-    } else {
-      v.type = job_.output.dtype ? *job_.output.dtype : (dec.unpacked == DType::f32 ? DType::f32 : DType::f64);
-      if (!dec.packed && !dtype_is_float(m.var.type) && !job_.output.dtype) v.type = DType::f64;
-      v.has_fill = true;
-      const Attribute* f = m.var.attr("_FillValue");
-      v.fill = (f && !dec.packed && m.var.type == v.type && !f->values.empty()) ? f->values[0]
-               : v.type == DType::f32                                        ? nc_fill_float
-                                                                              : nc_fill_double;
-    }
-    for (const char* keep : {"long_name", "standard_name", "units"}) {
-      const Attribute* a = m.var.attr(keep);
-      if (!a || !a->is_text) continue;
-      Attribute copy = *a;
-      if (copy.name == "units") {
-        if (spec.op == Op::count) continue;
-        if (spec.op == Op::var) copy.text = squared_units(copy.text);
-      }
-      if (copy.name == "standard_name" && spec.op != Op::mean && spec.op != Op::min && spec.op != Op::max) continue;
-      if (copy.name == "long_name") copy.text = op_name(spec.op) + " of " + copy.text;
-      v.attrs.push_back(copy);
-    }
-    if (spec.op == Op::count) {
-      v.attrs.push_back(Attribute::make_text("long_name", "number of valid values of " + m.var.name));
-      v.attrs.push_back(Attribute::make_text("units", "1"));
-    }
-    if ((spec.op == Op::var || spec.op == Op::std) && spec.ddof)
-      v.attrs.push_back(Attribute::make_number("tessera_ddof", DType::i32, {double(spec.ddof)}));
-    cell_methods_.push_back(std::move(cms));
-    v.owned = res.owns ? res.owned : Box(std::vector<std::size_t>(rp.out_dims.size(), 0),
-                                         std::vector<std::size_t>(rp.out_dims.size(), 0));
-    if (res.owns) v.values = res.values;
-    results_.push_back(std::move(v));
   }
-
-  OutputDataset build(const std::string& history, int ranks) {
-    OutputDataset ds;
-    for (const auto& d : dims_) ds.dims.push_back(d);
-    bool need_bnds = false;
-    for (auto& c : coords_) ds.vars.push_back(std::move(c));
-    // Reduced axes become scalar coordinates spanning the reduced range, with CF bounds, unless
-    // another reduction keeps that axis (the name then belongs to the dimension coordinate).
-    std::map<std::string, bool> done;
-    for (const auto& [alias, c] : reduced_coords_) {
-      const std::string& name = c->var.name;
-      if (done[name] || has_dim(name)) continue;
-      done[name] = true;
-      const std::size_t n = c->values.size();
-      const double lo = c->bounds.size() == 2 * n ? c->bounds.front() : c->values.front();
-      const double hi = c->bounds.size() == 2 * n ? c->bounds.back() : c->values.back();
-      OutputVariable s;
-      s.name = name;
-      s.type = DType::f64;
-      s.attrs = coordinate_attrs(*c);
-      s.attrs.push_back(Attribute::make_text("bounds", name + "_bnds"));
-      if (rank_ == 0) s.values = {0.5 * (lo + hi)};
-      ds.vars.push_back(s);
-      OutputVariable b;
-      b.name = name + "_bnds";
-      b.dims = {"bnds"};
-      b.type = DType::f64;
-      b.owned = rank_ == 0 ? Box({0}, {2}) : Box({0}, {0});
-      if (rank_ == 0) b.values = {lo, hi};
-      ds.vars.push_back(b);
-      need_bnds = true;
-    }
-    for (auto& b : bounds_) ds.vars.push_back(std::move(b)), need_bnds = true;
-    if (need_bnds) ds.dims.push_back({"bnds", 2});
-    for (std::size_t i = 0; i < results_.size(); ++i) {
-      // `coordinates` names the scalar coordinates that were written (not dimension coordinates).
-      std::string c;
-      for (const auto& [dim, coord] : cell_methods_[i].reduced)
-        if (coord && !has_dim(dim)) c += (c.empty() ? "" : " ") + dim;
-      if (!c.empty()) results_[i].attrs.push_back(Attribute::make_text("coordinates", c));
-      const std::string cm = cell_methods_text(cell_methods_[i]);
-      if (!cm.empty()) results_[i].attrs.push_back(Attribute::make_text("cell_methods", cm));
-      ds.vars.push_back(std::move(results_[i]));
-    }
-    const InputMeta& first = metas_.front();
-    for (const auto& a : first.global_attrs)
-      if (a.name != "Conventions" && a.name != "history" && a.name.rfind("_NC", 0) != 0 && a.name.rfind("tessera", 0) != 0)
-        ds.global_attrs.push_back(a);
-    std::string prior;
-    if (const Attribute* h = find_attribute(first.global_attrs, "history"); h && h->is_text) prior = "\n" + h->text;
-    ds.global_attrs.push_back(Attribute::make_text("Conventions", "CF-1.8"));
-    ds.global_attrs.push_back(Attribute::make_text("history", history + prior));
-    ds.global_attrs.push_back(Attribute::make_text("tessera_version", version_string));
-    ds.global_attrs.push_back(Attribute::make_text("tessera_job", job_.name));
-    ds.global_attrs.push_back(Attribute::make_text("tessera_job_sha256", job_.hash));
-    ds.global_attrs.push_back(Attribute::make_number("tessera_ranks", DType::i32, {double(ranks)}));
-    return ds;
-  }
-
- private:
-  struct CellMethods {
-    std::string prior, method;
-    std::vector<std::pair<std::string, const CoordinateInfo*>> reduced;  // dimension, its coordinate
-  };
-
-  // CF 7.3: a cell method names a dimension of the variable, a scalar coordinate, a standard
-  // name, or `area`. A reduced axis whose name belongs to another variable's dimension (and so
-  // has no scalar coordinate here) is named by its standard_name; latitude and longitude
-  // together are the area.
-  std::string cell_methods_text(const CellMethods& cm) const {
-    if (cm.method.empty()) return cm.prior;
-    std::vector<std::string> names;
-    for (const auto& [dim, coord] : cm.reduced) {
-      std::string name = dim;
-      if (coord && has_dim(dim))
-        if (const Attribute* sn = coord->var.attr("standard_name"); sn && sn->is_text) name = sn->text;
-      names.push_back(name);
-    }
-    auto lat = std::find(names.begin(), names.end(), "latitude");
-    auto lon = std::find(names.begin(), names.end(), "longitude");
-    if (lat != names.end() && lon != names.end()) {
-      *lat = "area";
-      names.erase(std::find(names.begin(), names.end(), "longitude"));
-    }
-    std::string text = cm.prior;
-    if (!text.empty()) text += " ";
-    for (const auto& n : names) text += n + ": ";
-    return text + cm.method;
-  }
-
-  bool has_dim(const std::string& n) const {
-    for (const auto& d : dims_)
-      if (d.name == n) return true;
-    return false;
-  }
-
-  static std::vector<Attribute> coordinate_attrs(const CoordinateInfo& c) {
-    std::vector<Attribute> out;
-    for (const auto& a : c.var.attrs)
-      if (a.name != "bounds" && a.name != "_FillValue") out.push_back(a);
-    return out;
-  }
-
-  void add_dimension_coordinate(const InputMeta& m, const std::string& dim, std::size_t len) {
-    for (const auto& d : dims_)
-      if (d.name == dim) {
-        if (d.length != len)
-          throw JobError("output dimension '" + dim + "' would have lengths " + std::to_string(d.length) + " and " +
-                         std::to_string(len) + " (inputs disagree); write such reductions to separate jobs");
-        return;
-      }
-    dims_.push_back({dim, len});
-    const CoordinateInfo* c = m.coordinate(dim);
-    if (!c || c->values.size() != len) return;
-    OutputVariable v;
-    v.name = dim;
-    v.dims = {dim};
-    v.type = c->var.type == DType::f32 ? DType::f32 : DType::f64;
-    v.attrs = coordinate_attrs(*c);
-    v.owned = rank_ == 0 ? Box({0}, {len}) : Box({0}, {0});
-    if (rank_ == 0) v.values = c->values;
-    if (c->bounds.size() == 2 * len) {
-      v.attrs.push_back(Attribute::make_text("bounds", c->bounds_name));
-      OutputVariable b;
-      b.name = c->bounds_name;
-      b.dims = {dim, "bnds"};
-      b.type = v.type;
-      b.owned = rank_ == 0 ? Box({0, 0}, {len, 2}) : Box({0, 0}, {0, 0});
-      if (rank_ == 0) b.values = c->bounds;
-      bounds_.push_back(std::move(b));
-    }
-    coords_.push_back(std::move(v));
-  }
-
-  const JobSpec& job_;
-  const std::vector<InputMeta>& metas_;
-  int rank_;
-  std::vector<OutputDimension> dims_;
-  std::vector<OutputVariable> coords_, bounds_, results_;
-  std::vector<std::pair<std::string, const CoordinateInfo*>> reduced_coords_;
-  std::vector<CellMethods> cell_methods_;  // per result
-};
+}
 
 void write_report(const std::string& path, const JobSpec& job, const Plan& plan, const PhaseTimes& t, double wall,
                   const std::vector<double>& bytes, const std::vector<double>& busy, const std::string& output) {
@@ -300,6 +94,7 @@ void write_report(const std::string& path, const JobSpec& job, const Plan& plan,
 
 }  // namespace
 
+
 std::vector<InputMeta> scan_inputs(const JobSpec& job, const mpi::Comm& comm) {
   std::vector<std::string> blobs;
   try {
@@ -319,6 +114,22 @@ std::vector<InputMeta> scan_inputs(const JobSpec& job, const mpi::Comm& comm) {
   return metas;
 }
 
+std::vector<SelectedInput> select_inputs(const JobSpec& job, const std::vector<InputMeta>& metas) {
+  std::vector<SelectedInput> out;
+  for (std::size_t i = 0; i < job.inputs.size(); ++i) {
+    const InputSpec& in = job.inputs[i];
+    const Selection sel = resolve_selection(metas[i], in.select, job.file, "input '" + in.alias + "'");
+    out.push_back(apply_selection(metas[i], sel));
+  }
+  return out;
+}
+
+std::vector<InputMeta> views_of(const std::vector<SelectedInput>& inputs) {
+  std::vector<InputMeta> out;
+  for (const auto& s : inputs) out.push_back(s.view);
+  return out;
+}
+
 RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& comm) {
   const auto t_start = Clock::now();
   const int rank = comm.rank(), ranks = comm.size();
@@ -331,133 +142,242 @@ RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& c
     if (rank == 0) check_output_path(job.output.path, overwrite);
   });
   const std::vector<InputMeta> metas = scan_inputs(job, comm);
-  const Plan plan = mpi::run_phase(comm, [&] { return make_plan(job, metas, ranks); });
+  std::vector<SelectedInput> inputs;
+  std::vector<InputMeta> views;
+  std::vector<Decoding> decodings;
+  std::map<std::size_t, WeightField> weights;  // by reduction index
+  const Plan plan = mpi::run_phase(comm, [&] {
+    inputs = select_inputs(job, metas);
+    views = views_of(inputs);
+    for (const auto& v : views) decodings.push_back(decoding_for(v.var, "input '" + v.alias + "'"));
+    Plan p = make_plan(job, views, ranks);
+    for (std::size_t ri = 0; ri < job.reductions.size(); ++ri) {
+      const ReductionSpec& r = job.reductions[ri];
+      if (r.weights.empty()) continue;
+      for (std::size_t ii = 0; ii < job.inputs.size(); ++ii)
+        if (job.inputs[ii].alias == r.input) weights[ri] = make_weights(job, r, inputs[ii], inputs);
+    }
+    return p;
+  });
   times.plan = since(t0);
 
-  // 2. Execute: stream this rank's tiles through every reduction of the input (one pass).
-  std::vector<std::vector<ReductionState>> states(plan.inputs.size());
-  std::vector<Decoding> decodings;
+  std::vector<Result> results(job.reductions.size());
+  std::map<std::size_t, AnomalyBase> bases;  // by reduction index: results later passes subtract
   double bytes_read = 0;
-  mpi::run_phase(comm, [&] {
-    std::uint64_t my_bytes = 0;
-    for (const auto& ip : plan.inputs)
-      for (const Box& t : ip.tiles[rank]) my_bytes += volume(t) * ip.element_bytes;
-    Progress progress(!opt.quiet && rank == 0, my_bytes, ranks);
-    for (std::size_t k = 0; k < plan.inputs.size(); ++k) {
-      const InputPlan& ip = plan.inputs[k];
-      const InputMeta& meta = metas[ip.input];
-      decodings.push_back(decoding_for(meta.var, "input '" + meta.alias + "'"));
-      const Decoding& dec = decodings.back();
-      for (const auto& rp : ip.reductions) {
-        double terms = 1;  // values per output cell over the whole input
-        for (std::size_t a : rp.axes.reduced) terms *= double(meta.var.shape[a]);
-        states[k].emplace_back(rp.state_boxes[rank], StateNeeds::for_op(job.reductions[rp.index].op),
-                               dec.mantissa_bits, terms);
-      }
-      // Collective sources are opened by every rank together, and every rank then reads in
-      // lockstep (an empty box once it has no tiles left); others open lazily and read alone.
-      auto source = open_source(meta, &comm);
-      const bool lockstep = source->collective();
-      const std::vector<Box>& mine = ip.tiles[rank];
-      std::size_t rounds = mine.size();
-      if (lockstep)
-        for (const auto& other : ip.tiles) rounds = std::max(rounds, other.size());
-      if (rounds == 0) continue;
-      std::uint64_t largest = 0;
-      for (const Box& t : mine) largest = std::max(largest, volume(t));
-      // Readers fill host memory; kernels read it where the default execution space can.
-      RawBytes raw(Kokkos::ViewAllocateWithoutInitializing("raw_tile"), std::max<std::uint64_t>(1, largest) * ip.element_bytes);
-      // Work regions: cache-sized pieces of a tile. Cut the first reduction's outer kept axes,
-      // then its reduced axes, and its last kept axis (the kernels' contiguous runs) last.
-      const AxisMap& first = ip.reductions.front().axes;
-      std::vector<std::size_t> order(first.kept.begin(), first.kept.end() - (first.kept.empty() ? 0 : 1));
-      order.insert(order.end(), first.reduced.begin(), first.reduced.end());
-      const Box nothing(std::vector<std::size_t>(meta.var.shape.size(), 0), std::vector<std::size_t>(meta.var.shape.size(), 0));
-      // After a failure a lockstep rank keeps taking part in the collective reads (with nothing)
-      // so the others finish their rounds; the failure is reported when the phase ends.
-      std::exception_ptr failure;
-      for (std::size_t i = 0; i < rounds; ++i) {
-        const bool has_tile = i < mine.size() && !failure;
-        const Box& t = has_tile ? mine[i] : nothing;
-        try {
-          auto tr = Clock::now();
-          source->read(t, raw.data());
-          times.read += since(tr);
-          if (!has_tile) continue;
-          auto tc = Clock::now();
-          auto dev = Kokkos::create_mirror_view_and_copy(Kokkos::DefaultExecutionSpace::memory_space(), raw);
-          const RawTile tile{meta.var.type, dev.data(), t};
-          for (const Box& region : split_to_budget(t, region_elements, order)) {
-            // Measuring the region first also brings it into cache for the reductions.
-            const TileStats stats = region_stats(tile, region, dec);
-            for (std::size_t r = 0; r < ip.reductions.size(); ++r)
-              states[k][r].add(tile, region, ip.reductions[r].axes, stats, dec);
-          }
-          Kokkos::fence();
-          times.compute += since(tc);
-        } catch (...) {
-          if (!failure) failure = std::current_exception();
-          if (!lockstep) break;
-          continue;
-        }
-        const std::size_t n = static_cast<std::size_t>(volume(t));
-        bytes_read += double(n * ip.element_bytes);
-        progress.advance(n * ip.element_bytes);
-      }
-      if (failure) std::rethrow_exception(failure);
-    }
-    progress.finish();
-  });
+  std::uint64_t my_bytes = 0;
+  for (const auto& ip : plan.inputs)
+    for (const Box& t : ip.tiles[rank]) my_bytes += volume(t) * ip.element_bytes;
+  Progress progress(!opt.quiet && rank == 0, my_bytes, ranks);
 
-  // 3. Combine partial states: each owner merges the pieces of its output box.
-  auto tm = Clock::now();
-  std::vector<std::pair<double, double>> ranges(job.reductions.size(), {HUGE_VAL, -HUGE_VAL});
-  OutputBuilder builder(job, metas, rank);
-  mpi::run_phase(comm, [&] {
-    for (std::size_t k = 0; k < plan.inputs.size(); ++k) {
-      const InputPlan& ip = plan.inputs[k];
-      for (std::size_t r = 0; r < ip.reductions.size(); ++r) {
-        const ReductionPlan& rp = ip.reductions[r];
-        const ReductionSpec& spec = job.reductions[rp.index];
-        ReductionState& st = states[k][r];
-        Result res{rp.index, rp.out_shape.empty() ? Box() : rp.owned_boxes[rank], rp.owns(rank), {}};
-        if (rp.exchanges) {
-          st.harmonize(comm);
-          std::vector<std::vector<char>> send(ranks);
-          for (int dst = 0; dst < ranks; ++dst) {
-            Box sub;
-            if (rp.sends(rank, dst, sub)) send[dst] = st.pack(sub);
-          }
-          const auto recv = comm.alltoallv(send);
-          if (res.owns) {
-            ReductionState mine = st.empty_like(res.owned);
-            for (int src = 0; src < ranks; ++src) {
-              Box sub;
-              if (rp.sends(src, rank, sub)) mine.merge_packed(sub, recv[src].data(), recv[src].size());
-            }
-            res.values = mine.finalize(spec.op, spec.ddof, decodings[k]);
-          }
-        } else if (res.owns) {
-          res.values = st.finalize(spec.op, spec.ddof, decodings[k]);
+  for (std::size_t pass = 0; pass < plan.passes; ++pass) {
+    // 2. Execute: stream this rank's tiles through every reduction of the input (one pass).
+    std::map<std::size_t, std::unique_ptr<Accumulator>> accs;
+    std::map<std::size_t, ReductionContext> contexts;
+    mpi::run_phase(comm, [&] {
+      for (const InputPlan& ip : plan.inputs) {
+        if (ip.pass != pass) continue;
+        const InputMeta& meta = views[ip.input];
+        const Decoding& dec = decodings[ip.input];
+        std::vector<Accumulator*> mine_accs;
+        for (const auto& rp : ip.reductions) {
+          ReductionContext ctx;
+          ctx.spec = &job.reductions[rp.index];
+          ctx.plan = &rp;
+          ctx.dec = &dec;
+          if (auto w = weights.find(rp.index); w != weights.end()) ctx.weights = &w->second;
+          if (!ctx.spec->anomaly_of.empty())
+            for (auto& [b, base] : bases)
+              if (job.reductions[b].name == ctx.spec->anomaly_of) ctx.base = &base;
+          contexts[rp.index] = ctx;
+          accs[rp.index] = Accumulator::make(contexts[rp.index], rp.state_boxes[rank]);
+          mine_accs.push_back(accs[rp.index].get());
         }
-        for (double x : res.values)
-          if (!std::isnan(x)) ranges[rp.index] = {std::min(ranges[rp.index].first, x), std::max(ranges[rp.index].second, x)};
-        builder.add(ip, rp, res, decodings[k]);
-        st = ReductionState(Box(), StateNeeds{}, 0);  // free the partial state early
+        // Collective sources are opened by every rank together, and every rank then reads in
+        // lockstep (an empty box once it has no tiles left); others open lazily and read alone.
+        auto source = open_selected(inputs[ip.input], &comm);
+        const bool lockstep = source->collective();
+        const std::vector<Box>& mine = ip.tiles[rank];
+        std::size_t rounds = mine.size();
+        if (lockstep)
+          for (const auto& other : ip.tiles) rounds = std::max(rounds, other.size());
+        if (rounds == 0) continue;
+        std::uint64_t largest = 0;
+        for (const Box& t : mine) largest = std::max(largest, volume(t));
+        // Readers fill host memory; kernels read it where the default execution space can.
+        RawBytes raw(Kokkos::ViewAllocateWithoutInitializing("raw_tile"),
+                     std::max<std::uint64_t>(1, largest) * ip.element_bytes);
+        // Work regions: cache-sized pieces of a tile. Cut the first reduction's outer kept axes,
+        // then its reduced axes, and its last kept axis (the kernels' contiguous runs) last.
+        const AxisMap& first = ip.reductions.front().axes;
+        std::vector<std::size_t> order(first.kept.begin(), first.kept.end() - (first.kept.empty() ? 0 : 1));
+        if (first.group_axis != AxisMap::none) order.push_back(first.group_axis);
+        order.insert(order.end(), first.reduced.begin(), first.reduced.end());
+        const Box nothing(std::vector<std::size_t>(meta.var.shape.size(), 0), std::vector<std::size_t>(meta.var.shape.size(), 0));
+        // After a failure a lockstep rank keeps taking part in the collective reads (with nothing)
+        // so the others finish their rounds; the failure is reported when the phase ends.
+        std::exception_ptr failure;
+        for (std::size_t i = 0; i < rounds; ++i) {
+          const bool has_tile = i < mine.size() && !failure;
+          const Box& t = has_tile ? mine[i] : nothing;
+          try {
+            auto tr = Clock::now();
+            source->read(t, raw.data());
+            times.read += since(tr);
+            if (!has_tile) continue;
+            auto tc = Clock::now();
+            auto dev = Kokkos::create_mirror_view_and_copy(Kokkos::DefaultExecutionSpace::memory_space(), raw);
+            const RawTile tile{meta.var.type, dev.data(), t};
+            if (ip.whole_series) {
+              // Each tile holds whole series: no work regions.
+              for (Accumulator* a : mine_accs) a->add(tile, t, TileStats{});
+            } else {
+              for (const Box& region : split_to_budget(t, region_elements, order)) {
+                // Measuring the region first also brings it into cache for the reductions.
+                const TileStats stats = region_stats(tile, region, dec);
+                for (Accumulator* a : mine_accs) a->add(tile, region, stats);
+              }
+            }
+            Kokkos::fence();
+            times.compute += since(tc);
+          } catch (...) {
+            if (!failure) failure = std::current_exception();
+            if (!lockstep) break;
+            continue;
+          }
+          const std::size_t n = static_cast<std::size_t>(volume(t));
+          bytes_read += double(n * ip.element_bytes);
+          progress.advance(n * ip.element_bytes);
+        }
+        if (failure) std::rethrow_exception(failure);
       }
-    }
-  });
-  times.combine = since(tm);
+    });
+
+    // 3. Combine partial states: each owner merges the pieces of its output box.
+    auto tm = Clock::now();
+    mpi::run_phase(comm, [&] {
+      for (const InputPlan& ip : plan.inputs) {
+        if (ip.pass != pass) continue;
+        for (const ReductionPlan& rp : ip.reductions) {
+          Accumulator& acc = *accs[rp.index];
+          Result& res = results[rp.index];
+          res = Result{rp.index, rp.out_shape.empty() ? Box() : rp.owned_boxes[rank], rp.owns(rank), {}};
+          if (rp.exchanges) {
+            acc.harmonize(comm);
+            std::vector<std::vector<char>> send(ranks);
+            for (int dst = 0; dst < ranks; ++dst) {
+              Box sub;
+              if (rp.sends(rank, dst, sub)) send[dst] = acc.pack(sub);
+            }
+            const auto recv = comm.alltoallv(send);
+            if (res.owns) {
+              auto merged = acc.empty_like(res.owned);
+              for (int src = 0; src < ranks; ++src) {
+                Box sub;
+                if (rp.sends(src, rank, sub)) merged->merge_packed(sub, recv[src].data(), recv[src].size());
+              }
+              res.values = merged->finalize();
+            }
+          } else if (res.owns) {
+            res.values = acc.finalize();
+          }
+          accs[rp.index].reset();  // free the partial state early
+        }
+      }
+    });
+
+    // Anomaly bases finished in this pass go to the ranks whose tiles need them.
+    mpi::run_phase(comm, [&] {
+      for (std::size_t b = 0; b < job.reductions.size(); ++b) {
+        const InputPlan* aip = nullptr;
+        const ReductionPlan* arp = find_reduction(plan, b, &aip);
+        if (!arp || arp->pass != pass) continue;
+        // Per rank, the bounding box of A's cells its tiles of the dependent reductions touch.
+        const std::size_t nd = arp->out_shape.size();
+        const Box none(std::vector<std::size_t>(nd, 0), std::vector<std::size_t>(nd, 0));
+        std::vector<std::optional<Box>> need(ranks);
+        bool used = false;
+        for (std::size_t ri = 0; ri < job.reductions.size(); ++ri) {
+          if (job.reductions[ri].anomaly_of != job.reductions[b].name) continue;
+          const InputPlan* bip = nullptr;
+          find_reduction(plan, ri, &bip);
+          used = true;
+          for (int r = 0; r < ranks; ++r) {
+            const Box f = output_footprint(*arp, bip->rank_boxes[r], true);
+            if (nd > 0 && empty(f)) continue;
+            if (!need[r]) {
+              need[r] = f;
+              continue;
+            }
+            for (std::size_t a = 0; a < nd; ++a) {
+              const std::size_t lo = std::min(need[r]->start[a], f.start[a]);
+              const std::size_t hi = std::max(need[r]->start[a] + need[r]->count[a], f.start[a] + f.count[a]);
+              need[r]->start[a] = lo, need[r]->count[a] = hi - lo;
+            }
+          }
+        }
+        if (!used) continue;
+        const Result& res = results[b];
+        auto overlap = [&](int owner, int dst, Box& sub) {
+          if (!arp->owns(owner) || !need[dst]) return false;
+          if (nd == 0) return sub = Box(), true;
+          sub = intersect(arp->owned_boxes[owner], *need[dst]);
+          return !empty(sub);
+        };
+        std::vector<std::vector<char>> send(ranks);
+        for (int dst = 0; dst < ranks; ++dst) {
+          Box sub;
+          if (!overlap(rank, dst, sub)) continue;
+          for_each_cell(res.owned, sub, [&](std::size_t c) {
+            const char* p = reinterpret_cast<const char*>(&res.values[c]);
+            send[dst].insert(send[dst].end(), p, p + sizeof(double));
+          });
+        }
+        const auto recv = comm.alltoallv(send);
+        AnomalyBase base;
+        base.plan = arp;
+        base.box = need[rank] ? *need[rank] : none;
+        base.values.assign(need[rank] ? static_cast<std::size_t>(nd == 0 ? 1 : volume(base.box)) : 0,
+                           std::numeric_limits<double>::quiet_NaN());
+        for (int src = 0; src < ranks; ++src) {
+          Box sub;
+          if (!overlap(src, rank, sub)) continue;
+          std::size_t k = 0;
+          for_each_cell(base.box, sub, [&](std::size_t c) {
+            std::memcpy(&base.values[c], recv[src].data() + 8 * k++, sizeof(double));
+          });
+        }
+        bases[b] = std::move(base);
+      }
+    });
+    times.combine += since(tm);
+  }
+  progress.finish();
+
+  // Per-variable value ranges for the summary.
+  std::vector<std::pair<double, double>> ranges(job.reductions.size(), {HUGE_VAL, -HUGE_VAL});
+  for (std::size_t i = 0; i < results.size(); ++i)
+    for (double x : results[i].values)
+      if (!std::isnan(x)) ranges[i] = {std::min(ranges[i].first, x), std::max(ranges[i].second, x)};
 
   // 4. Write atomically.
   auto tw = Clock::now();
   std::ostringstream hist;
   hist << utc_now() << ": " << (opt.command_line.empty() ? "tessera run " + job.file : opt.command_line)
        << " (tessera " << version_string << ", " << ranks << " rank" << (ranks > 1 ? "s" : "") << ")";
-  OutputDataset ds = mpi::run_phase(comm, [&] { return builder.build(hist.str(), ranks); });
+  OutputDataset ds = mpi::run_phase(comm, [&] {
+    OutputBuilder builder(job, views, rank);
+    for (std::size_t ri = 0; ri < job.reductions.size(); ++ri) {
+      const InputPlan* ip = nullptr;
+      const ReductionPlan* rp = find_reduction(plan, ri, &ip);
+      auto w = weights.find(ri);
+      builder.add(*ip, *rp, results[ri], decodings[ip->input], w == weights.end() ? "" : w->second.source);
+    }
+    return builder.build(hist.str(), ranks);
+  });
+  results.clear();
+  bases.clear();
   write_output(job.output.path, overwrite, ds, comm);
   times.write = since(tw);
-
   // 5. Report.
   const double wall = since(t_start);
   std::vector<double> bytes = comm.gather_to_root(bytes_read);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "io/metadata.hpp"
+#include "io/selection.hpp"
 #include "job/job_spec.hpp"
 #include "mpi/comm.hpp"
 
@@ -24,6 +25,11 @@ struct RunSummary {
 
 // Rank 0 reads every input's metadata; all ranks receive it. Errors are agreed (AgreedError).
 std::vector<InputMeta> scan_inputs(const JobSpec& job, const mpi::Comm& comm);
+
+// Every rank resolves the inputs' `select:` against the broadcast metadata (JobError when a
+// selection is malformed or selects nothing); views_of gives what plans and outputs see.
+std::vector<SelectedInput> select_inputs(const JobSpec& job, const std::vector<InputMeta>& metas);
+std::vector<InputMeta> views_of(const std::vector<SelectedInput>& inputs);
 
 RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& comm);
 

@@ -6,6 +6,9 @@
 #include <filesystem>
 #include <numeric>
 
+#include <stdexcept>
+
+#include "cf/calendar.hpp"
 #include "core/error.hpp"
 #include "io/cdf_header.hpp"
 #include "io/hdf5_source.hpp"
@@ -100,12 +103,35 @@ InputMeta scan_netcdf(const InputSpec& in, const std::vector<std::string>& files
   bool all_have = std::all_of(scanned.begin(), scanned.end(), [&](const Scanned& s) { return first_coord(s); });
   if (scanned.size() > 1 && all_have) {
     const Attribute* u0 = first_coord(first)->var.attr("units");
-    for (const auto& s : scanned) {
-      const Attribute* u = first_coord(s)->var.attr("units");
-      if ((u == nullptr) != (u0 == nullptr) || (u && u0 && u->text != u0->text))
-        throw InputError("file '" + s.part.path + "': " + rec + " units '" + (u ? u->text : "") + "' differ from '" +
-                         (u0 ? u0->text : "") + "' in '" + first.part.path +
-                         "'; aggregating files with different time units is not supported yet");
+    const Attribute* cal0 = first_coord(first)->var.attr("calendar");
+    const std::string c0 = cal0 && cal0->is_text ? cal0->text : "";
+    for (auto& s : scanned) {
+      CoordinateInfo& c = const_cast<CoordinateInfo&>(*first_coord(s));
+      const Attribute* u = c.var.attr("units");
+      if ((u == nullptr) != (u0 == nullptr) || (u && u0 && u->text != u0->text)) {
+        // CF time in other units or from another reference date: convert to the first file's.
+        const bool times = u && u0 && u->text.find(" since ") != std::string::npos &&
+                           u0->text.find(" since ") != std::string::npos;
+        if (!times)
+          throw InputError("file '" + s.part.path + "': " + rec + " units '" + (u ? u->text : "") + "' differ from '" +
+                           (u0 ? u0->text : "") + "' in '" + first.part.path +
+                           "'; files of one input must share the record coordinate's units");
+        const Attribute* cal = c.var.attr("calendar");
+        const std::string cs = cal && cal->is_text ? cal->text : "";
+        try {
+          const cf::TimeUnits from = cf::parse_time_units(u->text, cs), to = cf::parse_time_units(u0->text, c0);
+          if (from.calendar != to.calendar)
+            throw InputError("file '" + s.part.path + "': " + rec + " uses the " + cf::calendar_name(from.calendar) +
+                             " calendar, but '" + first.part.path + "' the " + cf::calendar_name(to.calendar) +
+                             " calendar; files of one input must share a calendar");
+          for (double& v : c.values) v = cf::convert(v, from, to);
+          for (double& v : c.bounds) v = cf::convert(v, from, to);
+          for (auto& a : c.var.attrs)
+            if (a.name == "units") a.text = u0->text;
+        } catch (const std::invalid_argument& e) {
+          throw InputError("file '" + s.part.path + "': time coordinate '" + rec + "': " + e.what());
+        }
+      }
     }
     std::stable_sort(scanned.begin(), scanned.end(), [&](const Scanned& a, const Scanned& b) {
       return first_coord(a)->values.front() < first_coord(b)->values.front();

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "cf/calendar.hpp"
 #include "core/error.hpp"
 #include "io/netcdf.hpp"
 #include "mpi/phase.hpp"
@@ -41,6 +42,19 @@ std::string file_name(const SyntheticSpec& s, std::size_t i) {
   return (p.parent_path() / (p.stem().string() + idx + p.extension().string())).string();
 }
 
+// Days from 2000-01-01 to the spec's epoch in its calendar.
+double epoch_shift(const SyntheticSpec& s) {
+  cf::Calendar cal{};
+  if (!cf::parse_calendar(s.calendar, cal))
+    throw UsageError("tessera generate: unknown --calendar '" + s.calendar + "'");
+  try {
+    const cf::DateTime e = cf::parse_iso_date(s.epoch, cal);
+    return double(cf::to_serial_day(e.year, e.month, e.day, cal) - cf::to_serial_day(2000, 1, 1, cal));
+  } catch (const std::invalid_argument& err) {
+    throw UsageError("tessera generate: --epoch: " + std::string(err.what()));
+  }
+}
+
 void write_file(const SyntheticSpec& s, const std::string& path, std::size_t t0, std::size_t nt, const mpi::Comm* par) {
   const bool parallel = par != nullptr;
   if (s.overwrite && (!parallel || par->rank() == 0)) std::filesystem::remove(path);
@@ -61,8 +75,8 @@ void write_file(const SyntheticSpec& s, const std::string& path, std::size_t t0,
   auto text = [&](int v, const char* n, const std::string& val) { f.put_attribute(v, Attribute::make_text(n, val)); };
   text(vt, "standard_name", "time");
   text(vt, "long_name", "time");
-  text(vt, "units", "days since 2000-01-01 00:00:00");
-  text(vt, "calendar", "standard");
+  text(vt, "units", "days since " + s.epoch + " 00:00:00");
+  text(vt, "calendar", s.calendar);
   text(vt, "axis", "T");
   text(vt, "bounds", "time_bnds");
   text(vy, "standard_name", "latitude");
@@ -106,7 +120,10 @@ void write_file(const SyntheticSpec& s, const std::string& path, std::size_t t0,
             DType::f64, d.data());
   };
   std::vector<double> tv(nt), tb(2 * nt), yv(s.ny), yb(2 * s.ny), xv(s.nx), xb(2 * s.nx);
-  for (std::size_t i = 0; i < nt; ++i) tv[i] = double(t0 + i) + 0.5, tb[2 * i] = double(t0 + i), tb[2 * i + 1] = double(t0 + i + 1);
+  // Time steps are days since 2000-01-01 whatever the units' reference date: shift the values.
+  const double shift = epoch_shift(s);
+  for (std::size_t i = 0; i < nt; ++i)
+    tv[i] = double(t0 + i) + 0.5 - shift, tb[2 * i] = double(t0 + i) - shift, tb[2 * i + 1] = double(t0 + i + 1) - shift;
   for (std::size_t i = 0; i < s.ny; ++i)
     yv[i] = lat_of(s, i), yb[2 * i] = -90.0 + double(i) * 180.0 / double(s.ny), yb[2 * i + 1] = -90.0 + double(i + 1) * 180.0 / double(s.ny);
   for (std::size_t i = 0; i < s.nx; ++i)
@@ -173,6 +190,7 @@ double synthetic_value(const SyntheticSpec& s, std::size_t t, std::size_t y, std
 std::vector<std::string> check_synthetic(const SyntheticSpec& s) {
   if (s.nt == 0 || s.ny == 0 || s.nx == 0) throw JobError("generate: every dimension must be at least 1");
   if (s.files == 0 || s.files > s.nt) throw JobError("generate: --files must be between 1 and the number of time steps");
+  (void)epoch_shift(s);  // a bad calendar or epoch is refused before anything is written
   if (s.format != "netcdf4" && (!s.chunks.empty() || s.deflate || s.shuffle))
     throw JobError("generate: chunking and compression need --format netcdf4");
   if (!s.chunks.empty() && s.chunks.size() != 3) throw JobError("generate: --chunks takes three sizes t,y,x");

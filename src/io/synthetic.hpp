@@ -23,6 +23,8 @@ struct SyntheticSpec {
   double fill_fraction = 0.0;          // share of values written as _FillValue
   std::size_t files = 1;
   std::size_t start_day = 0;           // first time step (days since 2000-01-01): pieces of one series
+  std::string calendar = "standard";   // CF calendar of the time axis
+  std::string epoch = "2000-01-01";    // reference date of the time units (values move with it)
   std::uint64_t seed = 1;
   bool overwrite = false;
 };

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -142,6 +143,19 @@ class Field {
     expect(YAML::convert<bool>::decode(node_, value), "true or false");
     return value;
   }
+  double real() const {
+    double value = 0;
+    expect(node_.IsScalar() && YAML::convert<double>::decode(node_, value) && std::isfinite(value), "a number");
+    return value;
+  }
+  // A non-empty list of numbers; a single number stands for a one-entry list.
+  std::vector<double> reals() const {
+    if (node_.IsScalar()) return {real()};
+    expect(node_.IsSequence() && node_.size() > 0, "a number or a non-empty list of numbers");
+    std::vector<double> out;
+    for (const auto& item : node_) out.push_back(sub(item, "each entry of " + name_).real());
+    return out;
+  }
   int count() const {
     int value = -1;
     expect(YAML::convert<int>::decode(node_, value) && value >= 0, "an integer >= 0");
@@ -202,6 +216,29 @@ std::string resolve_path(const std::string& path, const fs::path& base) {
 
 // ---- Sections
 
+// `select: {dim: value | [lo, hi]}`: values stay text until the file's coordinates (and calendar) are known.
+std::vector<SelectSpec> read_select(const Field& f) {
+  f.expect(f.node().IsMap() && f.node().size() > 0, "a map from dimension names to a value or a [first, last] range");
+  std::vector<SelectSpec> out;
+  for (const auto& kv : f.node()) {
+    const Field key = f.sub(kv.first, "a dimension in " + f.name());
+    SelectSpec s;
+    s.dim = key.text();
+    for (const auto& other : out)
+      if (other.dim == s.dim) key.fail("dimension '" + s.dim + "' appears twice in " + f.name() + "; keep one");
+    s.pos = key.pos();
+    const Field v = f.sub(kv.second, "'" + s.dim + "' in " + f.name(), kv.first.Mark());
+    if (v.node().IsSequence()) {
+      v.expect(v.node().size() == 2, "a single value or a [first, last] range of two values");
+      for (const auto& item : v.node()) s.values.push_back(v.sub(item, "each bound of " + v.name()).text());
+    } else {
+      s.values.push_back(v.text());
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 std::vector<InputSpec> read_inputs(const Field& f, const fs::path& base) {
   f.expect(f.node().IsMap() && f.node().size() > 0, "a map of input aliases, each with path and variable");
   std::vector<InputSpec> inputs;
@@ -216,7 +253,7 @@ std::vector<InputSpec> read_inputs(const Field& f, const fs::path& base) {
     in.pos = key.pos();
 
     const Field entry = f.sub(kv.second, "input '" + in.alias + "'", kv.first.Mark());
-    entry.as_map({"path", "paths", "variable"});
+    entry.as_map({"path", "paths", "variable", "select"});
     const Field path = entry.get("path"), paths = entry.get("paths");
     if (path.present() && paths.present())
       paths.fail(entry.name() + " has both 'path' and 'paths'; keep one");
@@ -225,14 +262,97 @@ std::vector<InputSpec> read_inputs(const Field& f, const fs::path& base) {
     for (const auto& p : path.present() ? std::vector<std::string>{path.text()} : paths.names())
       in.paths.push_back(resolve_path(p, base));
     in.variable = entry.need("variable").text();
+    if (const Field select = entry.get("select"); select.present()) in.select = read_select(select);
     inputs.push_back(std::move(in));
   }
   return inputs;
 }
 
+// The climate vocabulary: grouping, weights, conditions, anomalies and the extra ops' parameters.
+void read_climate_keys(const Field& r, ReductionSpec& red, const std::string& op_text,
+                       const std::vector<ReductionSpec>& earlier) {
+  if (const Field f = r.get("select"); f.present()) red.select = read_select(f);
+  const Field groupby = r.get("groupby"), resample = r.get("resample");
+  if (groupby.present() && resample.present())
+    resample.fail(r.name() + " has both 'groupby' and 'resample'; a reduction groups time one way, keep one");
+  auto one_of = [](const Field& f, const std::vector<std::string>& allowed) {
+    const std::string s = f.text();
+    if (std::find(allowed.begin(), allowed.end(), s) == allowed.end())
+      f.fail(f.name() + " must be one of " + join(allowed) + ", not '" + s + "'" + did_you_mean(s, allowed));
+    return s;
+  };
+  if (groupby.present()) red.groupby = one_of(groupby, {"month", "season", "dayofyear", "year", "hour"});
+  if (resample.present()) red.resample = one_of(resample, {"day", "month", "season", "year"});
+
+  if (const Field f = r.get("weights"); f.present()) {
+    red.weights = f.text();
+    if (red.op != Op::sum && red.op != Op::mean && red.op != Op::var && red.op != Op::std)
+      f.fail(f.name() + " applies to op sum, mean, var or std, not '" + op_text + "'; remove it");
+    if (red.ddof != 0) f.fail(f.name() + " cannot be combined with ddof (weighted variances are population variances)");
+  }
+  if (const Field f = r.get("where"); f.present()) {
+    f.as_map({"gt", "ge", "lt", "le", "between"});
+    if (f.node().size() != 1) f.fail(f.name() + " must hold exactly one condition (gt, ge, lt, le or between)");
+    red.where_op = f.node().begin()->first.Scalar();
+    const Field v = f.get(red.where_op);
+    if (red.where_op == "between") {
+      const std::vector<double> ab = v.reals();
+      if (ab.size() != 2 || !(ab[0] <= ab[1])) v.fail(v.name() + " must be [low, high] with low <= high (both inclusive)");
+      red.where_a = ab[0], red.where_b = ab[1];
+    } else {
+      red.where_a = v.real();
+    }
+    if (red.op != Op::count && red.op != Op::sum && red.op != Op::mean && red.op != Op::frequency)
+      f.fail(f.name() + " applies to op count, sum, mean or frequency, not '" + op_text + "'; remove it");
+  } else if (red.op == Op::frequency) {
+    r.fail("op frequency in " + r.name() + " needs a 'where' condition, e.g. where: {gt: 303.15}");
+  }
+  if (const Field f = r.get("min_valid"); f.present()) {
+    red.min_valid = f.real();
+    if (!(red.min_valid > 0 && red.min_valid <= 1)) f.fail(f.name() + " must be a fraction in (0, 1], e.g. 0.8");
+  }
+  if (const Field f = r.get("anomaly_of"); f.present()) {
+    red.anomaly_of = f.text();
+    const ReductionSpec* base = nullptr;
+    for (const auto& e : earlier)
+      if (e.name == red.anomaly_of) base = &e;
+    if (!base) {
+      std::vector<std::string> names;
+      for (const auto& e : earlier) names.push_back(e.name);
+      f.fail(f.name() + " names '" + red.anomaly_of + "', which is not a reduction listed before this one" +
+             did_you_mean(red.anomaly_of, names));
+    }
+    if (base->input != red.input)
+      f.fail(f.name() + ": '" + red.anomaly_of + "' reduces input '" + base->input + "', not '" + red.input +
+             "'; an anomaly subtracts a result of the same input");
+    if (!base->anomaly_of.empty() || base->op == Op::histogram || base->op == Op::count || base->op == Op::frequency ||
+        base->op == Op::quantile)
+      f.fail(f.name() + ": '" + red.anomaly_of + "' must be a plain statistic (mean, median, min, max, sum, var, std) "
+             "without anomaly_of of its own");
+  }
+  if (const Field f = r.get("q"); f.present()) {
+    if (red.op != Op::quantile) f.fail(f.name() + " only applies to op quantile, not '" + op_text + "'");
+    red.q = f.reals();
+    for (double q : red.q)
+      if (!(q >= 0 && q <= 1)) f.fail(f.name() + " holds " + std::to_string(q) + "; quantile levels are in [0, 1] (0.9 for the 90th percentile)");
+  } else if (red.op == Op::quantile) {
+    r.fail("op quantile in " + r.name() + " needs 'q', e.g. q: [0.5, 0.9]");
+  }
+  if (const Field f = r.get("bins"); f.present()) {
+    if (red.op != Op::histogram) f.fail(f.name() + " only applies to op histogram, not '" + op_text + "'");
+    red.bins = f.reals();
+    if (red.bins.size() < 2) f.fail(f.name() + " needs at least two edges (one bin)");
+    for (std::size_t i = 1; i < red.bins.size(); ++i)
+      if (!(red.bins[i] > red.bins[i - 1])) f.fail(f.name() + " must be strictly increasing edges");
+  } else if (red.op == Op::histogram) {
+    r.fail("op histogram in " + r.name() + " needs 'bins' (edges), e.g. bins: [250, 270, 290, 310]");
+  }
+}
+
 ReductionSpec read_reduction(const Field& r, const std::vector<InputSpec>& inputs,
                              const std::vector<ReductionSpec>& earlier) {
-  r.as_map({"name", "input", "op", "over", "ddof"});
+  r.as_map({"name", "input", "op", "over", "ddof", "select", "groupby", "resample", "weights", "where", "min_valid",
+            "anomaly_of", "q", "bins"});
   ReductionSpec red;
   red.pos = r.pos();
 
@@ -275,6 +395,7 @@ ReductionSpec read_reduction(const Field& r, const std::vector<InputSpec>& input
       ddof.fail(ddof.name() + " only applies to op var or std, not '" + op_text + "'; remove it");
     red.ddof = ddof.count();
   }
+  read_climate_keys(r, red, op_text, earlier);
   return red;
 }
 

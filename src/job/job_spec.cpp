@@ -6,7 +6,8 @@ namespace {
 // One table keeps op_name and parse_op in step.
 constexpr struct { Op op; const char* name; } k_ops[] = {
     {Op::sum, "sum"}, {Op::mean, "mean"}, {Op::min, "min"},   {Op::max, "max"},
-    {Op::count, "count"}, {Op::var, "var"}, {Op::std, "std"}};
+    {Op::count, "count"}, {Op::var, "var"}, {Op::std, "std"},
+    {Op::frequency, "frequency"}, {Op::median, "median"}, {Op::quantile, "quantile"}, {Op::histogram, "histogram"}};
 
 }  // namespace
 

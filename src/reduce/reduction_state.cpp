@@ -125,8 +125,8 @@ void launch_typed(const RawTile& tile, const TileGeometry& g, const detail::Miss
 }  // namespace
 
 void ReductionState::add(const RawTile& tile, const Box& region, const AxisMap& axes, const TileStats& stats,
-                         const Decoding& dec) {
-  const TileGeometry g(tile.layout, region, box_, axes);
+                         const Decoding& dec, std::size_t group) {
+  const TileGeometry g(tile.layout, region, box_, axes, group);
   if (g.items == 0 || g.reduced == 0) return;
   const double n = static_cast<double>(g.reduced);
   detail::StateViews v;
@@ -214,6 +214,22 @@ void ReductionState::merge_packed(const Box& sub, const char* data, std::size_t 
   });
 }
 
+std::vector<std::int64_t> ReductionState::counts() {
+  sync_to_host();
+  std::vector<std::int64_t> out(cells_);
+  for (std::size_t c = 0; c < cells_; ++c) out[c] = host_count_(c);
+  return out;
+}
+
+std::vector<double> ReductionState::sums() {
+  sync_to_host();
+  std::vector<double> out(cells_, std::nan(""));
+  if (needs_.sum)
+    for (std::size_t c = 0; c < cells_; ++c)
+      if (host_count_(c) > 0) out[c] = sum_.value(c);
+  return out;
+}
+
 std::vector<double> ReductionState::finalize(Op op, int ddof, const Decoding& dec) {
   sync_to_host();
   std::vector<double> out(cells_, std::nan(""));
@@ -244,7 +260,11 @@ std::vector<double> ReductionState::finalize(Op op, int ddof, const Decoding& de
         out[c] = op == Op::var ? var : std::sqrt(var);
         break;
       }
-      case Op::count: break;
+      case Op::count:
+      case Op::frequency:
+      case Op::median:
+      case Op::quantile:
+      case Op::histogram: break;  // finalised by their own accumulators
     }
   }
   return out;

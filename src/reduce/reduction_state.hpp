@@ -31,7 +31,8 @@ class ReductionState {
 
   // Adds the valid values of `region` (input index space, inside tile.layout), decoding stored
   // values with `dec` (fill values and NaN are skipped). `stats` describes the region's values.
-  void add(const RawTile& tile, const Box& region, const AxisMap& axes, const TileStats& stats, const Decoding& dec);
+  void add(const RawTile& tile, const Box& region, const AxisMap& axes, const TileStats& stats, const Decoding& dec,
+           std::size_t group = 0);
   // The same for already decoded doubles (NaN = missing) laid out over `tile_box`.
   void add_tile(const TileValues& values, const Box& tile_box, const AxisMap& axes, const TileStats& stats);
 
@@ -49,6 +50,10 @@ class ReductionState {
   std::vector<double> finalize(Op op, int ddof, const Decoding& dec);
 
   std::size_t bytes_per_cell() const;
+
+  // Per cell: the number of valid values added, and the exact sum (NaN without values).
+  std::vector<std::int64_t> counts();
+  std::vector<double> sums();
 
  private:
   void sync_to_host();

@@ -17,10 +17,23 @@ struct RawTile {
   Box layout;
 };
 
-// Which input axes a reduction keeps (in order: they are the output's axes) and which it reduces.
+// Which input axes a reduction keeps (in order) and which it reduces. A grouped axis (time under
+// groupby/resample) is reduced within groups and leaves a group axis in the output; output
+// index j of a kept axis is input index (origin[j] + j-th output index), at output slot slot[j].
 struct AxisMap {
+  static constexpr std::size_t none = std::size_t(-1);
   std::vector<std::size_t> kept;
   std::vector<std::size_t> reduced;
+  std::vector<std::size_t> origin;  // per kept axis; empty: all 0
+  std::vector<std::size_t> slot;    // per kept axis; empty: 0, 1, ... in order (group slot skipped)
+  std::size_t group_axis = none;    // input axis
+  std::size_t group_slot = 0;       // its output dimension
+
+  std::size_t kept_slot(std::size_t j) const {
+    if (!slot.empty()) return slot[j];
+    return group_axis != none && j >= group_slot ? j + 1 : j;
+  }
+  std::size_t kept_origin(std::size_t j) const { return origin.empty() ? 0 : origin[j]; }
 };
 
 constexpr int tile_max_dims = 8;
@@ -36,8 +49,9 @@ struct TileGeometry {
   std::size_t blocks = 1;    // run blocks per outer cell
   std::size_t items = 0;     // outer cells x blocks: the parallel work items
 
-  // `state_box` is in output space (kept axes); region within layout.
-  TileGeometry(const Box& layout, const Box& region, const Box& state_box, const AxisMap& axes);
+  // `state_box` is in output space; region within layout. With a grouped axis the region lies
+  // within one group, `group`, along it.
+  TileGeometry(const Box& layout, const Box& region, const Box& state_box, const AxisMap& axes, std::size_t group = 0);
 
   // Offsets of item `i` and the number of cells in its run block.
   KOKKOS_INLINE_FUNCTION void locate(std::size_t i, std::size_t& lay, std::size_t& st, int& len) const {

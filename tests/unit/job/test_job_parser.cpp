@@ -138,14 +138,17 @@ TEST(JobParser, Defaults) {
 
 TEST(JobParser, EveryOpParses) {
   for (const std::string& op : op_names()) {
-    const std::string ddof = op == "var" || op == "std" ? "    ddof: 1\n" : "";
+    std::string ddof = op == "var" || op == "std" ? "    ddof: 1\n" : "";
+    if (op == "frequency") ddof = "    where: {gt: 300}\n";
+    if (op == "quantile") ddof = "    q: [0.5, 0.9]\n";
+    if (op == "histogram") ddof = "    bins: [250, 300, 350]\n";
     std::string text = k_minimal;
     text.replace(text.find("op: mean"), 8, "op: " + op + "\n" + ddof);
     const JobSpec spec = parse(text);
     EXPECT_EQ(op_name(spec.reductions[0].op), op);
   }
   Op op{};
-  EXPECT_FALSE(parse_op("median", op));
+  EXPECT_FALSE(parse_op("percentile", op));
 }
 
 TEST(JobParser, FloatDtypes) {
@@ -532,4 +535,72 @@ TEST(ByteSize, Invalid) {
 }
 
 }  // namespace
+
+// ---- The climate vocabulary
+
+namespace {
+std::string with_reduction_keys(const std::string& keys) {
+  std::string text = k_minimal;
+  text.replace(text.find("    over: [time]\n"), 17, "    over: [time]\n" + keys);
+  return text;
+}
+}  // namespace
+
+TEST(JobParserClimate, SelectGroupbyWeightsWhereAnomaly) {
+  std::string text = k_minimal;
+  text.replace(text.find("    variable: tas\n"), 18,
+               "    variable: tas\n    select:\n      time: [\"1991-01-01\", \"2020-12-31\"]\n      lon: [350, 10]\n"
+               "      plev: 85000\n");
+  text += "";
+  text.replace(text.find("output:"), 7,
+               "  - {name: clim, op: mean, over: [time], groupby: month, select: {time: [\"1991\", \"2000\"]}}\n"
+               "  - {name: anom, op: mean, over: [lat, lon], weights: area, anomaly_of: clim, resample: month,"
+               " min_valid: 0.8}\n"
+               "  - {name: hot, op: count, over: [time], where: {gt: 303.15}, resample: year}\n"
+               "  - {name: wet, op: frequency, over: [time], where: {between: [1, 2]}}\n"
+               "  - {name: p, op: quantile, over: [time], q: [0.5, 0.9]}\n"
+               "  - {name: h, op: histogram, over: [time], bins: [250, 270, 290]}\n"
+               "output:");
+  const JobSpec spec = parse(text);
+  ASSERT_EQ(spec.inputs[0].select.size(), 3u);
+  EXPECT_EQ(spec.inputs[0].select[0].dim, "time");
+  EXPECT_EQ(spec.inputs[0].select[0].values, (std::vector<std::string>{"1991-01-01", "2020-12-31"}));
+  EXPECT_EQ(spec.inputs[0].select[2].values, (std::vector<std::string>{"85000"}));
+  ASSERT_EQ(spec.reductions.size(), 7u);
+  EXPECT_EQ(spec.reductions[1].groupby, "month");
+  EXPECT_EQ(spec.reductions[1].select[0].values[1], "2000");
+  EXPECT_EQ(spec.reductions[2].weights, "area");
+  EXPECT_EQ(spec.reductions[2].anomaly_of, "clim");
+  EXPECT_EQ(spec.reductions[2].resample, "month");
+  EXPECT_DOUBLE_EQ(spec.reductions[2].min_valid, 0.8);
+  EXPECT_EQ(spec.reductions[3].where_op, "gt");
+  EXPECT_DOUBLE_EQ(spec.reductions[3].where_a, 303.15);
+  EXPECT_EQ(spec.reductions[4].where_op, "between");
+  EXPECT_DOUBLE_EQ(spec.reductions[4].where_b, 2);
+  EXPECT_EQ(spec.reductions[5].q, (std::vector<double>{0.5, 0.9}));
+  EXPECT_EQ(spec.reductions[6].bins.size(), 3u);
+}
+
+TEST(JobParserClimate, SpecificErrors) {
+  EXPECT_TRUE(has(error_of(with_reduction_keys("    groupby: months\n")), "must be one of month, season, dayofyear, year, hour, not 'months'; did you mean 'month'?"));
+  EXPECT_TRUE(has(error_of(with_reduction_keys("    groupby: month\n    resample: year\n")), "has both 'groupby' and 'resample'"));
+  EXPECT_TRUE(has(error_of(with_reduction_keys("    where: {gt: 1, lt: 2}\n")), "exactly one condition"));
+  EXPECT_TRUE(has(error_of(with_reduction_keys("    where: {between: [3, 1]}\n")), "low <= high"));
+  EXPECT_TRUE(has(error_of(with_reduction_keys("    min_valid: 1.5\n")), "fraction in (0, 1]"));
+  EXPECT_TRUE(has(error_of(with_reduction_keys("    anomaly_of: nope\n")), "not a reduction listed before this one"));
+  EXPECT_TRUE(has(error_of(with_reduction_keys("    q: [0.5]\n")), "only applies to op quantile"));
+  EXPECT_TRUE(has(error_of(with_reduction_keys("    bins: [1, 2]\n")), "only applies to op histogram"));
+  std::string text = k_minimal;
+  text.replace(text.find("op: mean"), 8, "op: quantile");
+  EXPECT_TRUE(has(error_of(text), "needs 'q'"));
+  text = k_minimal;
+  text.replace(text.find("op: mean"), 8, "op: histogram\n    bins: [3, 2]");
+  EXPECT_TRUE(has(error_of(text), "strictly increasing"));
+  text = k_minimal;
+  text.replace(text.find("op: mean"), 8, "op: max\n    weights: area");
+  EXPECT_TRUE(has(error_of(text), "applies to op sum, mean, var or std, not 'max'"));
+  text = k_minimal;
+  text.replace(text.find("    variable: tas\n"), 18, "    variable: tas\n    select: {lat: [1, 2, 3]}\n");
+  EXPECT_TRUE(has(error_of(text), "a [first, last] range of two values"));
+}
 }  // namespace tessera

@@ -19,6 +19,14 @@ inline void PrintTo(const Box& b, std::ostream* os) { *os << to_string(b); }
 
 namespace {
 
+InputSpec input_spec(const std::string& alias, const std::string& path) {
+  InputSpec in;
+  in.alias = alias;
+  in.paths = {path};
+  in.variable = "tas";
+  return in;
+}
+
 using Sizes = std::vector<std::size_t>;
 
 InputMeta meta_of(Sizes shape, Sizes chunks = {}, DType type = DType::f32,
@@ -49,7 +57,7 @@ JobSpec job_of(std::vector<ReductionSpec> reductions, std::uint64_t memory = 512
   JobSpec j;
   j.file = "job.yaml";
   j.name = "test";
-  j.inputs.push_back(InputSpec{"in", {"/data/tas.nc"}, "tas", {}});
+  j.inputs.push_back(input_spec("in", "/data/tas.nc"));
   j.reductions = std::move(reductions);
   j.output.path = "/out/x.nc";
   j.run.memory_per_rank = memory;
@@ -338,7 +346,7 @@ TEST(Plan, InputsWithoutReductionsAreNotPlanned) {
   InputMeta b = meta_of({7, 3, 2});
   b.alias = "other";
   JobSpec job = job_of({reduction("m", Op::mean, {"time"}, "other")});
-  job.inputs.push_back(InputSpec{"other", {"/data/o.nc"}, "tas", {}});
+  job.inputs.push_back(input_spec("other", "/data/o.nc"));
   const Plan plan = make_plan(job, {a, b}, 2);
   ASSERT_EQ(plan.inputs.size(), 1u);
   EXPECT_EQ(plan.inputs[0].input, 1u);
