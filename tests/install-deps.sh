@@ -14,6 +14,8 @@ packages=(
   python3 python3-numpy python3-netcdf4 python3-xarray python3-yaml
   openssh-server openssh-client iproute2 util-linux python3-jsonschema   # MPIJob launch simulation
   slurm-wlm munge python3-matplotlib          # the private Slurm test cluster, scaling plots
+  libcurl4-openssl-dev zlib1g-dev libzstd-dev # object storage (HTTP/S3) and Zarr codecs (+ libblosc-dev above)
+  nginx python3-zarr nodejs npm               # remote tests: HTTP server, Zarr stores, s3rver (npm, see below)
 )
 
 missing=()

@@ -19,6 +19,10 @@ struct InputSpec {
   std::string alias;                // key under `inputs:`
   std::vector<std::string> paths;   // `path:` or `paths:`; local ones made absolute against the job file's folder; may hold globs
   std::string variable;             // NetCDF name, or /group/name for plain HDF5
+  // Object storage (s3:// and http(s):// paths); empty = AWS environment variables. Never secrets.
+  std::string endpoint;             // e.g. http://127.0.0.1:9000
+  std::string region;
+  bool anonymous = false;           // unsigned requests (public buckets)
   SourcePos pos;
 };
 
