@@ -8,6 +8,7 @@
 #include "core/dtype_visit.hpp"
 #include "core/error.hpp"
 #include "decomp/box.hpp"
+#include "io/chunk_copy.hpp"
 #include "io/zarr_array.hpp"
 #include "io/zarr_codec.hpp"
 #include "io/zarr_store.hpp"
@@ -56,11 +57,6 @@ class ZarrMetadata {
 
 std::string array_what(const ZarrStore& store, const std::string& name) { return "Zarr array '" + store.root() + "/" + name + "'"; }
 
-void byteswap(char* p, std::size_t n, std::size_t esize) {
-  if (esize == 1) return;
-  for (std::size_t i = 0; i < n; i += esize) std::reverse(p + i, p + i + esize);
-}
-
 // Column-major chunk -> row-major, element by element (F order is rare; clarity over speed).
 void fortran_to_c(const char* src, char* dst, const std::vector<std::size_t>& shape, std::size_t esize) {
   const std::size_t rank = shape.size();
@@ -81,66 +77,16 @@ void fortran_to_c(const char* src, char* dst, const std::vector<std::size_t>& sh
   }
 }
 
-// Copies the part of a decoded C-order chunk (or, with src == nullptr, the fill value) that lies
-// inside `box` into dst (C order over `box`).
-void place_chunk(const char* src, const std::vector<char>& fill, const ZarrArray& a,
-                 const std::vector<std::size_t>& origin, const Box& box, char* dst) {
-  const std::size_t rank = a.shape.size(), esize = dtype_size(a.type);
-  std::vector<std::size_t> lo(rank), hi(rank);
-  for (std::size_t i = 0; i < rank; ++i) {
-    lo[i] = std::max(origin[i], box.start[i]);
-    hi[i] = std::min(origin[i] + a.chunks[i], box.start[i] + box.count[i]);
-    if (lo[i] >= hi[i]) return;
-  }
-  if (rank == 0) {
-    std::memcpy(dst, src ? src : fill.data(), esize);
-    return;
-  }
-  const std::size_t run = hi[rank - 1] - lo[rank - 1];
-  std::vector<std::size_t> idx = lo;
-  while (true) {
-    std::size_t s = 0, d = 0;
-    for (std::size_t i = 0; i < rank; ++i) {
-      s = s * a.chunks[i] + (idx[i] - origin[i]);
-      d = d * box.count[i] + (idx[i] - box.start[i]);
-    }
-    if (src) {
-      std::memcpy(dst + d * esize, src + s * esize, run * esize);
-    } else {
-      for (std::size_t k = 0; k < run; ++k) std::memcpy(dst + (d + k) * esize, fill.data(), esize);
-    }
-    std::size_t i = rank - 1;
-    while (i-- > 0) {
-      if (++idx[i] < hi[i]) break;
-      idx[i] = lo[i];
-    }
-    if (i == static_cast<std::size_t>(-1)) break;
-  }
-}
-
 // Reads `box` of array `a` into dst (native type, C order), fetching only the chunks it touches.
 void read_zarr_box(ZarrStore& store, const ZarrArray& a, const Box& box, char* dst, std::vector<char>& chunk,
                    std::vector<char>& reordered) {
   const std::size_t rank = a.shape.size();
-  std::vector<std::size_t> first(rank), last(rank);
-  for (std::size_t i = 0; i < rank; ++i) {
+  for (std::size_t i = 0; i < rank; ++i)
     if (box.count[i] == 0) return;
-    first[i] = box.start[i] / a.chunks[i];
-    last[i] = (box.start[i] + box.count[i] - 1) / a.chunks[i];
-  }
-  std::vector<std::vector<std::size_t>> indices;
+  const std::vector<std::vector<std::size_t>> indices =
+      rank == 0 ? std::vector<std::vector<std::size_t>>{{}} : chunks_touching(box, a.chunks);
   std::vector<std::string> keys;
-  std::vector<std::size_t> idx = first;
-  while (true) {
-    indices.push_back(idx);
-    keys.push_back(a.name + "/" + a.chunk_key(idx));
-    std::size_t i = rank;
-    while (i-- > 0) {
-      if (++idx[i] <= last[i]) break;
-      idx[i] = first[i];
-    }
-    if (i == static_cast<std::size_t>(-1)) break;
-  }
+  for (const auto& idx : indices) keys.push_back(a.name + "/" + a.chunk_key(idx));
   const auto stored = store.get(keys);
   const std::vector<char> fill = zarr_fill_bytes(a);
   const std::size_t bytes = a.chunk_bytes(), esize = dtype_size(a.type);
@@ -150,7 +96,7 @@ void read_zarr_box(ZarrStore& store, const ZarrArray& a, const Box& box, char* d
     std::vector<std::size_t> origin(rank);
     for (std::size_t i = 0; i < rank; ++i) origin[i] = indices[c][i] * a.chunks[i];
     if (!stored[c]) {
-      place_chunk(nullptr, fill, a, origin, box, dst);
+      place_chunk(nullptr, fill.data(), a.chunks, esize, origin, box, dst);
       continue;
     }
     const std::string what = "chunk '" + store.root() + "/" + keys[c] + "'";
@@ -161,7 +107,7 @@ void read_zarr_box(ZarrStore& store, const ZarrArray& a, const Box& box, char* d
       fortran_to_c(chunk.data(), reordered.data(), a.chunks, esize);
       src = reordered.data();
     }
-    place_chunk(src, fill, a, origin, box, dst);
+    place_chunk(src, fill.data(), a.chunks, esize, origin, box, dst);
   }
 }
 

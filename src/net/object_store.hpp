@@ -50,6 +50,8 @@ class ObjectStore {
 
   std::uint64_t requests_sent() const { return http_.requests_sent(); }
   bool signing() const { return creds_.has_value(); }
+  const std::optional<Credentials>& credentials() const { return creds_; }  // for HDF5's ROS3 driver only
+  const std::string& region() const { return region_; }
   // The http(s) URL a request for `url` goes to (path- or virtual-host-style for s3://).
   std::string http_url(const std::string& url) const;
 
