@@ -14,20 +14,36 @@ packages=(
   python3 python3-numpy python3-netcdf4 python3-xarray python3-yaml
   openssh-server openssh-client iproute2 util-linux python3-jsonschema   # MPIJob launch simulation
   slurm-wlm munge python3-matplotlib          # the private Slurm test cluster, scaling plots
+  libcurl4-openssl-dev zlib1g-dev libzstd-dev # object storage (HTTP/S3) and Zarr codecs (+ libblosc-dev above)
+  nginx python3-zarr                          # remote tests: HTTP server, Zarr stores (s3rver: below)
 )
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#packages[@]} packages present"
-  exit 0
-fi
-echo "install-deps: installing ${missing[*]}"
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-echo "install-deps: done"
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+else
+  echo "install-deps: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "install-deps: done"
+fi
+
+# The S3 test server (npm @20minutes/s3rver@4), cached outside the repository; the remote tests
+# skip their S3 part when it cannot be installed (no npm registry).
+s3rver_dir="${TESSERA_S3RVER_DIR:-$HOME/.cache/tessera/s3rver}"
+if [ ! -d "$s3rver_dir/node_modules/@20minutes/s3rver" ]; then
+  if ! command -v npm >/dev/null; then
+    $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null 2>&1 || true
+  fi
+  if command -v npm >/dev/null; then
+    mkdir -p "$s3rver_dir"
+    npm install --silent --no-audit --no-fund --prefix "$s3rver_dir" @20minutes/s3rver@4 >/dev/null 2>&1 \
+      && echo "install-deps: s3rver in $s3rver_dir" || echo "install-deps: could not install s3rver (S3 tests will be skipped)"
+  fi
+fi

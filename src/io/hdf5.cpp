@@ -201,8 +201,11 @@ hid_t check(hid_t id, const std::string& context) {
   return id;
 }
 
+Handle open_file_ros3(const std::string& url);  // hdf5_remote.cpp
+
 Handle open_file(const std::string& path) {
   silence_errors();
+  if (path.rfind("http://", 0) == 0 || path.rfind("https://", 0) == 0) return open_file_ros3(path);
   const std::string context = "cannot open HDF5 file '" + path + "'";
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) throw InputError(context + ": no such file");

@@ -167,7 +167,7 @@ InputMeta scan_hdf5(const std::vector<std::string>& files, const std::string& va
     }
     // A scalar (single file only) is one "row".
     const std::size_t length = shape.empty() ? 1 : shape[0];
-    m.parts.push_back(FilePart{path, "HDF5", offset, length});
+    m.parts.push_back(FilePart{path, "HDF5", offset, length, ""});
     offset += length;
   }
   return m;

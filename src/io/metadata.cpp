@@ -104,7 +104,8 @@ std::string to_json(const InputMeta& m) {
   j["var"] = var_to_json(m.var);
   j["parts"] = json::array();
   for (const auto& p : m.parts)
-    j["parts"].push_back({{"path", p.path}, {"format", p.format}, {"offset", p.offset}, {"length", p.length}});
+    j["parts"].push_back({{"path", p.path}, {"format", p.format}, {"offset", p.offset}, {"length", p.length},
+                          {"reader", p.reader}});
   j["coords"] = json::array();
   for (const auto& c : m.coords)
     j["coords"].push_back({{"var", var_to_json(c.var)}, {"values", c.values},
@@ -121,7 +122,8 @@ InputMeta input_meta_from_json(const std::string& data) {
   m.alias = j["alias"];
   m.kind = j["kind"];
   m.var = var_from_json(j["var"]);
-  for (const auto& p : j["parts"]) m.parts.push_back({p["path"], p["format"], p["offset"], p["length"]});
+  for (const auto& p : j["parts"])
+    m.parts.push_back({p["path"], p["format"], p["offset"], p["length"], p.value("reader", std::string())});
   for (const auto& c : j["coords"]) {
     CoordinateInfo ci;
     ci.var = var_from_json(c["var"]);

@@ -50,11 +50,12 @@ struct FilePart {
   std::string format;           // "netCDF-4", "classic", "64-bit offset", "CDF5", "HDF5"
   std::size_t offset = 0;       // first index along axis 0 in the aggregate
   std::size_t length = 0;
+  std::string reader;           // remote/Zarr readers' own state (JSON: endpoint, codecs, chunk index); "" for local files
 };
 
 struct InputMeta {
   std::string alias;
-  std::string kind;             // "netcdf" or "hdf5"
+  std::string kind;             // "netcdf", "hdf5", "zarr" or "hdf5-remote" (chunk-indexed over HTTP/S3)
   VariableInfo var;             // shape is the aggregated shape
   std::vector<FilePart> parts;  // in aggregation order
   std::vector<CoordinateInfo> coords;

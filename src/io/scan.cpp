@@ -13,6 +13,7 @@
 #include "io/cdf_header.hpp"
 #include "io/hdf5_source.hpp"
 #include "io/netcdf.hpp"
+#include "io/remote_input.hpp"
 
 namespace tessera {
 namespace {
@@ -70,7 +71,7 @@ InputMeta scan_netcdf(const InputSpec& in, const std::vector<std::string>& files
     s.var = f.variable(in.variable);
     if (s.var.dims.empty())
       throw InputError("variable '" + in.variable + "' in '" + path + "' is a scalar: nothing to reduce");
-    s.part = {path, s.part.format, 0, s.var.shape[0]};
+    s.part = {path, s.part.format, 0, s.var.shape[0], ""};
     for (const auto& d : s.var.dims) {
       CoordinateInfo c;
       if (read_coordinate(f, d, c)) s.coords.push_back(std::move(c));
@@ -201,6 +202,7 @@ std::vector<std::string> expand_paths(const InputSpec& in, const std::string& jo
 }
 
 InputMeta scan_input(const InputSpec& in, const std::string& job_file) {
+  if (is_remote_or_zarr(in)) return scan_remote_or_zarr(in, job_file);
   std::vector<std::string> files = expand_paths(in, job_file);
   if (looks_like_hdf5_path(in.variable)) return scan_hdf5(files, in.variable, in.alias);
   return scan_netcdf(in, files, job_file);

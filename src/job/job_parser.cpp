@@ -253,7 +253,7 @@ std::vector<InputSpec> read_inputs(const Field& f, const fs::path& base) {
     in.pos = key.pos();
 
     const Field entry = f.sub(kv.second, "input '" + in.alias + "'", kv.first.Mark());
-    entry.as_map({"path", "paths", "variable", "select"});
+    entry.as_map({"path", "paths", "variable", "select", "endpoint", "region", "anonymous"});
     const Field path = entry.get("path"), paths = entry.get("paths");
     if (path.present() && paths.present())
       paths.fail(entry.name() + " has both 'path' and 'paths'; keep one");
@@ -263,6 +263,13 @@ std::vector<InputSpec> read_inputs(const Field& f, const fs::path& base) {
       in.paths.push_back(resolve_path(p, base));
     in.variable = entry.need("variable").text();
     if (const Field select = entry.get("select"); select.present()) in.select = read_select(select);
+    if (const Field e = entry.get("endpoint"); e.present()) {
+      in.endpoint = e.text();
+      if (in.endpoint.rfind("http://", 0) != 0 && in.endpoint.rfind("https://", 0) != 0)
+        e.fail("endpoint '" + in.endpoint + "' of " + entry.name() + " must start with http:// or https://");
+    }
+    if (const Field r = entry.get("region"); r.present()) in.region = r.text();
+    if (const Field a = entry.get("anonymous"); a.present()) in.anonymous = a.flag();
     inputs.push_back(std::move(in));
   }
   return inputs;

@@ -28,6 +28,10 @@ struct InputSpec {
   std::vector<std::string> paths;   // `path:` or `paths:`; local ones made absolute against the job file's folder; may hold globs
   std::string variable;             // NetCDF name, or /group/name for plain HDF5
   std::vector<SelectSpec> select;   // applied before any reduction sees the input
+  // Object storage (s3:// and http(s):// paths); empty = AWS environment variables. Never secrets.
+  std::string endpoint;             // e.g. http://127.0.0.1:9000
+  std::string region;
+  bool anonymous = false;           // unsigned requests (public buckets)
   SourcePos pos;
 };
 

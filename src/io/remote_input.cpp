@@ -1,0 +1,142 @@
+#include "io/remote_input.hpp"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "io/hdf5_remote.hpp"
+#include "io/index_cache.hpp"
+#include "io/remote_hdf5_source.hpp"
+#include "io/zarr_source.hpp"
+#include "io/zarr_store.hpp"
+#include "net/object_store.hpp"
+#include "net/url.hpp"
+
+namespace tessera {
+namespace {
+
+std::string where(const InputSpec& in, const std::string& job_file) {
+  return "input '" + in.alias + "' (" + job_file + ":" + std::to_string(in.pos.line) + ")";
+}
+
+// One remote NetCDF-4/HDF5 file: from the cache when its URL, ETag and size match, else
+// scanned through ROS3 (and cached).
+InputMeta scan_remote_file(net::ObjectStore& store, const std::string& url, const std::string& variable,
+                           const std::string& alias, const net::RemoteOptions& opt) {
+  const net::ObjectInfo info = store.stat(url);
+  const std::string key = index_cache_key(url, info.etag, info.size, variable);
+  if (!info.etag.empty())
+    if (auto text = index_cache_load(key)) {
+      try {
+        InputMeta m = input_meta_from_json(*text);
+        m.alias = alias;
+        return m;
+      } catch (const std::exception&) {
+        // A damaged cache entry is rebuilt below.
+      }
+    }
+  char magic[4] = {};
+  store.read({{url, 0, std::min<std::uint64_t>(4, info.size), magic}});
+  if (std::string(magic, 3) == "CDF")
+    throw InputError("'" + url + "' is a NetCDF-3 file; over HTTP/S3 Tessera reads NetCDF-4/HDF5 and Zarr only: "
+                     "copy it locally or convert it (nccopy -k nc4)");
+  Ros3Access access;
+  if (const auto& c = store.credentials()) {
+    if (!c->session_token.empty())
+      throw InputError("cannot scan '" + url + "' with temporary credentials (AWS_SESSION_TOKEN): HDF5's ROS3 driver "
+                       "in this build has no session-token support; use long-term keys, a public bucket with "
+                       "`anonymous: true`, or a Zarr copy");
+    access = Ros3Access{true, store.region(), c->access_key, c->secret_key};
+  }
+  ChunkIndex index;
+  InputMeta m = scan_hdf5_over_ros3(store.http_url(url), url, variable, alias, access, index);
+  m.kind = "hdf5-remote";
+  m.parts[0].format = "HDF5 (remote)";
+  m.parts[0].reader = nlohmann::json{{"url", url},
+                                     {"remote", {{"endpoint", opt.endpoint}, {"region", opt.region}, {"anonymous", opt.anonymous}}},
+                                     {"index", chunk_index_to_json(index)}}
+                          .dump();
+  if (!info.etag.empty()) index_cache_store(key, to_json(m));
+  return m;
+}
+
+// Several files of one input, along axis 0, ordered by their first coordinate value.
+InputMeta aggregate(std::vector<InputMeta> metas) {
+  auto first_value = [](const InputMeta& m) -> const double* {
+    const CoordinateInfo* c = m.coordinate(m.var.dims.at(0));
+    return c && !c->values.empty() ? &c->values.front() : nullptr;
+  };
+  if (std::all_of(metas.begin(), metas.end(), first_value))
+    std::stable_sort(metas.begin(), metas.end(),
+                     [&](const InputMeta& a, const InputMeta& b) { return *first_value(a) < *first_value(b); });
+  InputMeta out = metas.front();
+  out.parts.clear();
+  std::size_t offset = 0;
+  const std::string& rec = out.var.dims.at(0);
+  CoordinateInfo* rc = nullptr;
+  for (auto& c : out.coords)
+    if (c.var.name == rec) rc = &c, c.values.clear(), c.bounds.clear();
+  for (const InputMeta& m : metas) {
+    const std::string& path = m.parts.at(0).path;
+    if (m.var.dims != out.var.dims || m.var.type != out.var.type ||
+        !std::equal(m.var.shape.begin() + 1, m.var.shape.end(), out.var.shape.begin() + 1))
+      throw InputError("file '" + path + "': " + m.var.name + " differs in dimensions, shape or type from '" +
+                       metas.front().parts.at(0).path + "'");
+    FilePart p = m.parts.at(0);
+    p.offset = offset;
+    offset += p.length;
+    out.parts.push_back(p);
+    if (rc) {
+      const CoordinateInfo* c = m.coordinate(rec);
+      if (!c) throw InputError("file '" + path + "' has no coordinate '" + rec + "' but other files of the input do");
+      rc->values.insert(rc->values.end(), c->values.begin(), c->values.end());
+      rc->bounds.insert(rc->bounds.end(), c->bounds.begin(), c->bounds.end());
+    }
+  }
+  out.var.shape[0] = offset;
+  if (rc) {
+    rc->var.shape[0] = offset;
+    if (rc->bounds.size() != 2 * offset) rc->bounds.clear(), rc->bounds_name.clear();
+  }
+  return out;
+}
+
+}  // namespace
+
+bool is_remote_or_zarr(const InputSpec& in) {
+  for (const auto& p : in.paths)
+    if (net::is_remote(p) || looks_like_zarr(p)) return true;
+  return false;
+}
+
+InputMeta scan_remote_or_zarr(const InputSpec& in, const std::string& job_file) {
+  const net::RemoteOptions opt{in.endpoint, in.region, in.anonymous};
+  bool zarr = false;
+  for (const auto& p : in.paths) zarr = zarr || looks_like_zarr(p);
+  if (zarr) {
+    if (in.paths.size() != 1 || in.paths[0].find_first_of("*?[") != std::string::npos)
+      throw InputError(where(in, job_file) + ": a Zarr input is one store; several stores or globs are not supported");
+    return scan_zarr(in.paths[0], in.variable, in.alias, opt);
+  }
+  net::ObjectStore store(opt);
+  std::vector<std::string> urls;
+  for (const auto& p : in.paths) {
+    if (!net::is_remote(p))
+      throw InputError(where(in, job_file) + ": mixing local files and URLs in one input is not supported");
+    if (p.find_first_of("*?[") != std::string::npos) {
+      const auto found = store.glob(p);
+      if (found.empty()) throw InputError("no objects match '" + p + "' for " + where(in, job_file));
+      urls.insert(urls.end(), found.begin(), found.end());
+    } else {
+      urls.push_back(p);
+    }
+  }
+  std::sort(urls.begin(), urls.end());
+  urls.erase(std::unique(urls.begin(), urls.end()), urls.end());
+  const std::string variable = in.variable.rfind('/', 0) == 0 ? in.variable : "/" + in.variable;
+  std::vector<InputMeta> metas;
+  for (const auto& url : urls) metas.push_back(scan_remote_file(store, url, variable, in.alias, opt));
+  return aggregate(std::move(metas));
+}
+
+}  // namespace tessera
