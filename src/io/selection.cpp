@@ -84,7 +84,9 @@ Selection resolve_selection(const InputMeta& meta, const std::vector<SelectSpec>
     if (!c || c->values.size() != meta.var.shape[ax])
       throw JobError(at + ": the input has no coordinate variable '" + s.dim + "' to select by");
     const std::vector<double>& v = c->values;
-    if (!time_scanned) time = find_time_axis(meta, what), time_scanned = true;
+    const Attribute* cu = c->var.attr("units");
+    const bool is_time = cu && cu->is_text && cu->text.find(" since ") != std::string::npos;
+    if (is_time && !time_scanned) time = find_time_axis(meta, what), time_scanned = true;
     std::vector<std::size_t> idx;
     std::vector<double> shift;
     if (time && time->axis == std::size_t(ax)) {

@@ -217,7 +217,9 @@ Plan make_plan(const JobSpec& job, const std::vector<InputMeta>& metas, int rank
 
   for (std::size_t ii = 0; ii < job.inputs.size(); ++ii) {
     const InputMeta& m = metas[ii];
-    const std::optional<TimeAxis> time = find_time_axis(m, "input '" + m.alias + "'");
+    // Decoded only when a reduction groups by time: other jobs run on files whose calendar is unusual.
+    std::optional<TimeAxis> time;
+    bool time_decoded = false;
     // One input plan per pass and layout: streaming tiles, or whole series per cell.
     std::map<std::pair<std::size_t, bool>, InputPlan> by_kind;
     for (std::size_t ri = 0; ri < job.reductions.size(); ++ri) {
@@ -233,6 +235,7 @@ Plan make_plan(const JobSpec& job, const std::vector<InputMeta>& metas, int rank
       else if (!r.weights.empty() || !r.where_op.empty() || !r.anomaly_of.empty() || r.op == Op::frequency)
         rp.kind = ReductionKind::derived;
       if (r.grouped()) {
+        if (!time_decoded) time = find_time_axis(m, "input '" + m.alias + "'"), time_decoded = true;
         if (!time)
           throw JobError(at(job, r) + ": " + (r.groupby.empty() ? "resample" : "groupby") + " needs a time axis, and " +
                          m.var.name + " has no coordinate with units '<unit> since <date>'");

@@ -385,6 +385,24 @@ class ErrorCases:
         self.fails("corrupt-chunk", 3, ["corrupt.nc"], path="../data/corrupt.nc", validate=False)
 
     # -- bad outputs
+    def select_outside(self):
+        self.fails("select-outside", 2, ["jobs/select-outside.yaml:7", "selects no time step", "2000-01-01"],
+                   reductions=('{name: m, op: mean, over: [time], select: {time: ["1990", "1991"]}}',))
+
+    def select_nothing(self):
+        self.fails("select-nothing", 2, ["select 'lat'", "selects nothing", "spans"],
+                   reductions=('{name: m, op: mean, over: [time], select: {lat: [100, 120]}}',))
+
+    def bad_calendar(self):
+        shutil.copy(self.ws.path("data", "small.nc"), self.ws.path("data", "badcal.nc"))
+        tool(["ncatted", "-h", "-a", "calendar,time,o,c,martian", self.ws.path("data", "badcal.nc")])
+        self.fails("bad-calendar", 3, ["badcal.nc", "'time'", "martian"], path="../data/badcal.nc",
+                   reductions=("{name: m, op: mean, over: [time], groupby: month}",))
+        # A job that does not need the calendar still runs on that file.
+        r = tessera(["run", self.write("calendar-unused", job_text("../out/calendar-unused.nc", path="../data/badcal.nc")),
+                     "--quiet"], self.ranks)
+        ok(r)
+
     def no_output_folder(self):
         self.fails("no-output-folder", 4, ["no_such_dir", "does not exist"], output="../no_such_dir/result.nc")
 
@@ -516,6 +534,10 @@ def errors_suite(ranks, t):
         t.check("run: truncated NetCDF-3 classic file exits 3 naming it", e.truncated_classic)
         t.check("run: zero-length file exits 3 naming it", e.empty_file)
         t.check("run: corrupt compressed chunk exits 3 naming the file", e.corrupt_chunk)
+        t.check("run: a time selection outside the data exits 2 with the data's range", e.select_outside)
+        t.check("run: a coordinate selection that selects nothing exits 2 with the coordinate's range", e.select_nothing)
+        t.check("run: an unknown calendar exits 3 naming file and variable when a reduction needs dates",
+                e.bad_calendar)
         t.check("run: missing output folder exits 4 naming it", e.no_output_folder)
         t.check("run: output under a 280-character path is written", e.long_output_path)
         t.check("run: 249-character output file name is written or fails cleanly (exit 4)", e.long_output_name)
