@@ -253,6 +253,8 @@ def cdo_reference(case, red, inp_files, view_select):
         lon = view_select.get("lon", [0, 360])
         lat = view_select.get("lat", [-90, 90])
         pre = [f"-sellonlatbox,{lon[0]},{lon[1]},{lat[0]},{lat[1]}"] + pre
+    # dayofyear is xarray's (Mar 1 is day 61 in leap years): CDO's ydaymean groups leap years
+    # otherwise, so it is checked against numpy/cftime only.
     table = {("mean", "month"): "ymonmean", ("std", "month"): "ymonstd", ("mean", "season"): "yseasmean"}
     rtable = {("mean", "month"): "monmean", ("mean", "year"): "yearmean", ("mean", "season"): "seasmean",
               ("max", "season"): "seasmax"}
