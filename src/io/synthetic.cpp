@@ -122,8 +122,10 @@ void write_file(const SyntheticSpec& s, const std::string& path, std::size_t t0,
   std::vector<double> tv(nt), tb(2 * nt), yv(s.ny), yb(2 * s.ny), xv(s.nx), xb(2 * s.nx);
   // Time steps are days since 2000-01-01 whatever the units' reference date: shift the values.
   const double shift = epoch_shift(s);
+  const double step = 1.0 / double(s.steps_per_day);
   for (std::size_t i = 0; i < nt; ++i)
-    tv[i] = double(t0 + i) + 0.5 - shift, tb[2 * i] = double(t0 + i) - shift, tb[2 * i + 1] = double(t0 + i + 1) - shift;
+    tv[i] = (double(t0 + i) + 0.5) * step - shift, tb[2 * i] = double(t0 + i) * step - shift,
+    tb[2 * i + 1] = double(t0 + i + 1) * step - shift;
   for (std::size_t i = 0; i < s.ny; ++i)
     yv[i] = lat_of(s, i), yb[2 * i] = -90.0 + double(i) * 180.0 / double(s.ny), yb[2 * i + 1] = -90.0 + double(i + 1) * 180.0 / double(s.ny);
   for (std::size_t i = 0; i < s.nx; ++i)
@@ -181,16 +183,21 @@ void write_file(const SyntheticSpec& s, const std::string& path, std::size_t t0,
 double synthetic_value(const SyntheticSpec& s, std::size_t t, std::size_t y, std::size_t x) {
   if (s.fill_fraction > 0 && unit_random(s, t, y, x, 1) < s.fill_fraction) return std::nan("");
   const double lat = lat_of(s, y) * pi / 180.0, lon = lon_of(s, x) * pi / 180.0;
-  const double season = std::cos(2 * pi * (double(t) + 0.5 - 15.0) / 365.25);
-  // Warm tropics, seasonal cycle opposite in the two hemispheres, weather noise.
+  const double day = (double(t) + 0.5) / double(s.steps_per_day);
+  const double season = std::cos(2 * pi * (day - 15.0) / 365.25);
+  // Warm tropics, seasonal cycle opposite in the two hemispheres, a diurnal cycle by local time
+  // when there are several steps a day, weather noise.
+  const double diurnal = s.steps_per_day > 1 ? 4.0 * std::cos(lat) * std::sin(2 * pi * day + lon) : 0.0;
   return 258.0 + 42.0 * std::cos(lat) - 12.0 * std::sin(lat) * season + 3.0 * std::sin(3 * lon + 0.01 * double(t)) +
-         6.0 * (unit_random(s, t, y, x, 2) - 0.5);
+         diurnal + 6.0 * (unit_random(s, t, y, x, 2) - 0.5);
 }
 
 std::vector<std::string> check_synthetic(const SyntheticSpec& s) {
   if (s.nt == 0 || s.ny == 0 || s.nx == 0) throw JobError("generate: every dimension must be at least 1");
   if (s.files == 0 || s.files > s.nt) throw JobError("generate: --files must be between 1 and the number of time steps");
   (void)epoch_shift(s);  // a bad calendar or epoch is refused before anything is written
+  if (s.steps_per_day == 0 || 24 % s.steps_per_day != 0)
+    throw JobError("generate: --steps-per-day must divide 24 (1, 2, 3, 4, 6, 8, 12 or 24)");
   if (s.format != "netcdf4" && (!s.chunks.empty() || s.deflate || s.shuffle))
     throw JobError("generate: chunking and compression need --format netcdf4");
   if (!s.chunks.empty() && s.chunks.size() != 3) throw JobError("generate: --chunks takes three sizes t,y,x");

@@ -256,7 +256,7 @@ def cdo_reference(case, red, inp_files, view_select):
     # dayofyear is xarray's (Mar 1 is day 61 in leap years): CDO's ydaymean groups leap years
     # otherwise, so it is checked against numpy/cftime only.
     table = {("mean", "month"): "ymonmean", ("std", "month"): "ymonstd", ("mean", "season"): "yseasmean"}
-    rtable = {("mean", "month"): "monmean", ("mean", "year"): "yearmean", ("mean", "season"): "seasmean",
+    rtable = {("mean", "day"): "daymean", ("mean", "month"): "monmean", ("mean", "year"): "yearmean", ("mean", "season"): "seasmean",
               ("max", "season"): "seasmax"}
     if over == ["time"] and keys == {"groupby"} and (op, red["groupby"]) in table:
         oper = table[(op, red["groupby"])]
