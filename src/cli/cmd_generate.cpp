@@ -47,6 +47,7 @@ int cmd_generate(const Args& args, const mpi::Comm& comm) {
       "seed", po::value(&s.seed)->default_value(1), "random seed")(
       "start-day", po::value(&s.start_day)->default_value(0), "first time step, in days since 2000-01-01 (to make one series in pieces)")(
       "calendar", po::value(&s.calendar)->default_value(s.calendar), "CF calendar of the time axis (standard, noleap, 360_day, ...)")(
+      "cell-area", po::bool_switch(&s.cell_area), "also write areacella(lat, lon) (cos-latitude areas) and cell_measures")(
       "steps-per-day", po::value(&s.steps_per_day)->default_value(1), "time steps per day (4: 6-hourly; --start-day then counts steps)")(
       "epoch", po::value(&s.epoch)->default_value(s.epoch), "reference date of the time units, YYYY-MM-DD (the instants stay the same)")(
       "overwrite", po::bool_switch(&s.overwrite), "replace existing files");

@@ -72,6 +72,7 @@ void write_file(const SyntheticSpec& s, const std::string& path, std::size_t t0,
   const int vxb = f.define_variable("lon_bnds", DType::f64, {dx, db});
   const DType vtype = s.dtype == "double" ? DType::f64 : s.dtype == "short" ? DType::i16 : DType::f32;
   const int vv = f.define_variable(s.variable, vtype, {dt, dy, dx});
+  const int va = s.cell_area ? f.define_variable("areacella", DType::f64, {dy, dx}) : -1;
   auto text = [&](int v, const char* n, const std::string& val) { f.put_attribute(v, Attribute::make_text(n, val)); };
   text(vt, "standard_name", "time");
   text(vt, "long_name", "time");
@@ -92,6 +93,13 @@ void write_file(const SyntheticSpec& s, const std::string& path, std::size_t t0,
   text(vv, "standard_name", "air_temperature");
   text(vv, "long_name", "Near-Surface Air Temperature");
   text(vv, "units", "K");
+  if (s.cell_area) {
+    // cos(latitude) areas, on purpose not the exact areas between the bounds: a job weighting by
+    // `cell_measures` can be told apart from one weighting by the bounds.
+    text(va, "standard_name", "cell_area");
+    text(va, "units", "m2");
+    text(vv, "cell_measures", "area: areacella");
+  }
   if (vtype == DType::i16) {
     f.put_attribute(vv, Attribute::make_number("_FillValue", DType::i16, {double(short_fill)}));
     f.put_attribute(vv, Attribute::make_number("scale_factor", DType::f32, {pack_scale}));
@@ -136,6 +144,13 @@ void write_file(const SyntheticSpec& s, const std::string& path, std::size_t t0,
   put(vyb, Box({0, 0}, {s.ny, 2}), yb);
   put(vx, Box({0}, {s.nx}), xv);
   put(vxb, Box({0, 0}, {s.nx, 2}), xb);
+  if (s.cell_area) {
+    const double r2 = 6371000.0 * 6371000.0, d = (pi / double(s.ny)) * (2 * pi / double(s.nx));
+    std::vector<double> area(s.ny * s.nx);
+    for (std::size_t y = 0; y < s.ny; ++y)
+      for (std::size_t x = 0; x < s.nx; ++x) area[y * s.nx + x] = r2 * d * std::cos(yv[y] * pi / 180.0);
+    put(va, Box({0, 0}, {s.ny, s.nx}), area);
+  }
 
   // Data: in parallel, each rank writes its share of time steps, in slabs of bounded size.
   std::vector<Box> mine{Box({0, 0, 0}, {nt, s.ny, s.nx})};

@@ -25,6 +25,7 @@ struct SyntheticSpec {
   std::size_t start_day = 0;           // first time step (days since 2000-01-01): pieces of one series
   std::string calendar = "standard";   // CF calendar of the time axis
   std::string epoch = "2000-01-01";    // reference date of the time units (values move with it)
+  bool cell_area = false;              // also write areacella(lat, lon) and cell_measures
   std::size_t steps_per_day = 1;       // 4: 6-hourly, 24: hourly (start_day then counts steps)
   std::uint64_t seed = 1;
   bool overwrite = false;

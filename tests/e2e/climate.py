@@ -48,6 +48,10 @@ class View:
                 parts.append((cftime.num2date(t[:], t.units, cal), x, t.units, cal,
                               None if b is None else cftime.num2date(b, t.units, cal)))
         parts.sort(key=lambda p: p[0][0])
+        self.files = [inp.files[0]]
+        with netCDF4.Dataset(inp.files[0]) as d:
+            cm = getattr(d[inp.var], "cell_measures", "")
+        self.cell_measures = cm.split("area:")[1].split()[0] if "area:" in cm else None
         self.units, self.calendar = parts[0][2], parts[0][3]
         self.dims, self.data = list(inp.dims), np.ma.concatenate([p[1] for p in parts], axis=0)
         self.coords = {k: (np.asarray(v[0], dtype=np.float64), None if v[1] is None else np.asarray(v[1], np.float64))
@@ -188,7 +192,18 @@ def reduce_block(red, x, axes, w=None):
     return np.ma.asarray(out)
 
 
-def reference(job_reds, red, view):
+def file_weights(inputs, red, view):
+    """Weights read from a file: cell_measures' variable, another input's variable, or a variable
+    of the input's file (jobs using these select no lat/lon sub-range)."""
+    name = view.cell_measures if red["weights"] == "area" else red["weights"]
+    path = view.files[0]
+    if name in inputs:
+        path, name = inputs[name].files[0], inputs[name].var
+    with netCDF4.Dataset(path) as d:
+        return np.asarray(d[name][:], np.float64)
+
+
+def reference(job_reds, red, view, case_inputs=None):
     """The reduction as numpy computes it on the view (recursively for anomaly bases)."""
     v = view.copy()
     if "select" in red:
@@ -197,7 +212,7 @@ def reference(job_reds, red, view):
     x = v.data
     if "anomaly_of" in red:
         base_red = next(r for r in job_reds if r["name"] == red["anomaly_of"])
-        base = reference(job_reds, base_red, view)
+        base = reference(job_reds, base_red, view, case_inputs)
         # The base's cell for each element: its group along time (if grouped), kept axes as they are.
         if "groupby" in base_red or "resample" in base_red:
             bkeys, bk = group_keys(bv_dates(base_red, view), base_red)
@@ -210,7 +225,10 @@ def reference(job_reds, red, view):
         x = x - b
     over = list(red["over"])
     axes = tuple(v.dims.index(d) for d in over if d != v.dims[0] or not ("groupby" in red or "resample" in red))
-    w = area_weights(v)[None, :, :] if red.get("weights") == "area" else None
+    w = None
+    if red.get("weights"):
+        w = file_weights(case_inputs, red, v) if (red["weights"] != "area" or v.cell_measures) else area_weights(v)
+        w = w[None, :, :]
     if "groupby" not in red and "resample" not in red:
         return reduce_block(red, x, axes, w)
     keys, per_step = group_keys(v.dates(), red)
@@ -262,7 +280,8 @@ def cdo_reference(case, red, inp_files, view_select):
         oper = table[(op, red["groupby"])]
     elif over == ["time"] and keys == {"resample"} and (op, red["resample"]) in rtable:
         oper = rtable[(op, red["resample"])]
-    elif sorted(over) == ["lat", "lon"] and keys == {"weights"} and red["weights"] == "area" and op == "mean":
+    elif sorted(over) == ["lat", "lon"] and keys == {"weights"} and red["weights"] == "area" and op == "mean" \
+            and not case_has_cell_measures(case, red):
         oper = "fldmean"
     elif over == ["time"] and not keys and op == "mean":
         oper = "timmean"
@@ -279,11 +298,16 @@ def cdo_reference(case, red, inp_files, view_select):
     return r, "cdo " + oper
 
 
+def case_has_cell_measures(case, red):
+    with netCDF4.Dataset(case.input_of(red).files[0]) as d:
+        return hasattr(d[case.input_of(red).var], "cell_measures")
+
+
 def check_values(case, red, view):
     with netCDF4.Dataset(case.output) as d:
         out = np.ma.asarray(d[red["name"]][...])
         dtype = d[red["name"]].dtype
-    ref = reference(case.spec["reductions"], red, view)
+    ref = reference(case.spec["reductions"], red, view, case.inputs)
     exact = red["op"] in ("count", "histogram")
     rtol, atol = (0.0, 0.0) if exact else (2e-6, 2e-5) if dtype == np.float32 else (1e-9, 1e-9)
     oracle.compare(out, ref, rtol, atol)
