@@ -6,6 +6,7 @@
 
 #include "core/dtype_visit.hpp"
 #include "core/error.hpp"
+#include "decomp/box_iteration.hpp"
 #include "reduce/reduction_state.hpp"
 
 namespace tessera {
@@ -13,21 +14,6 @@ namespace {
 
 constexpr double nan_value = std::numeric_limits<double>::quiet_NaN();
 
-// Calls f(idx) for every element of `b` in C order, idx being its index vector.
-template <class F>
-void for_each_element(const Box& b, F&& f) {
-  if (empty(b)) return;
-  const std::size_t n = b.rank();
-  std::vector<std::size_t> idx(b.start);
-  const std::uint64_t total = volume(b);
-  for (std::uint64_t k = 0; k < total; ++k) {
-    f(idx);
-    for (std::size_t a = n; a-- > 0;) {
-      if (++idx[a] < b.start[a] + b.count[a]) break;
-      idx[a] = b.start[a];
-    }
-  }
-}
 
 // Physical values of `sub` (C order), NaN where missing: what derived reductions work on.
 void decode_region(const RawTile& tile, const Box& sub, const Decoding& dec, std::vector<double>& out) {
@@ -42,7 +28,7 @@ void decode_region(const RawTile& tile, const Box& sub, const Decoding& dec, std
     std::size_t k = 0;
     Box rows = sub;
     rows.count[nd - 1] = 1;
-    for_each_element(rows, [&](const std::vector<std::size_t>& idx) {
+    for_each_index(rows, [&](const std::vector<std::size_t>& idx) {
       std::size_t off = 0;
       for (std::size_t a = 0; a < nd; ++a) off += (idx[a] - tile.layout.start[a]) * ls[a];
       for (std::size_t i = 0; i < row; ++i) {
@@ -92,7 +78,7 @@ class CellMapper {
 void subtract_base(const AnomalyBase& base, const Box& sub, std::vector<double>& d) {
   const CellMapper m(*base.plan, base.box);
   std::size_t k = 0;
-  for_each_element(sub, [&](const std::vector<std::size_t>& idx) {
+  for_each_index(sub, [&](const std::vector<std::size_t>& idx) {
     std::size_t off;
     d[k] = m.map(idx, off) ? d[k] - base.values[off] : nan_value;
     ++k;
@@ -127,18 +113,6 @@ void put(std::vector<char>& buf, const T& v) {
   buf.insert(buf.end(), p, p + sizeof(T));
 }
 
-// Visits the cells of `sub` (row-major) with their offset in `box`.
-template <class F>
-void for_each_cell(const Box& box, const Box& sub, F&& f) {
-  if (empty(sub) && sub.rank() > 0) return;
-  const auto bs = row_major_strides(box.count);
-  for_each_element(sub.rank() ? sub : Box(), [&](const std::vector<std::size_t>& idx) {
-    std::size_t c = 0;
-    for (std::size_t j = 0; j < idx.size(); ++j) c += (idx[j] - box.start[j]) * bs[j];
-    f(c);
-  });
-  if (sub.rank() == 0) f(0);
-}
 
 // ---- direct: stored values straight into the kernels ----
 class DirectAccumulator final : public Accumulator {
@@ -213,7 +187,7 @@ class DerivedAccumulator final : public Accumulator {
       } else {
         std::size_t k = 0;
         const bool sq = s.op == Op::var || s.op == Op::std;  // states_[2] holds w x^2
-        for_each_element(sub, [&](const std::vector<std::size_t>& idx) {
+        for_each_index(sub, [&](const std::vector<std::size_t>& idx) {
           const double w = weight_at(*ctx_.weights, idx), x = d_[k];
           const bool ok = (x - x) == 0.0;
           streams_[0][k] = ok ? w * x : nan_value;
@@ -307,7 +281,7 @@ class HistogramAccumulator final : public Accumulator {
       decode_region(tile, sub, *ctx_.dec, d_);
       if (ctx_.base) subtract_base(*ctx_.base, sub, d_);
       std::size_t k = 0;
-      for_each_element(sub, [&](const std::vector<std::size_t>& idx) {
+      for_each_index(sub, [&](const std::vector<std::size_t>& idx) {
         const double x = d_[k++];
         if (!(x >= edges.front() && x <= edges.back())) return;  // also drops NaN
         std::size_t b = static_cast<std::size_t>(std::upper_bound(edges.begin(), edges.end(), x) - edges.begin()) - 1;
@@ -322,12 +296,12 @@ class HistogramAccumulator final : public Accumulator {
   }
   std::vector<char> pack(const Box& sub) override {
     std::vector<char> buf;
-    for_each_cell(box_, sub, [&](std::size_t c) { put(buf, counts_[c]); });
+    for_each_offset(box_, sub, [&](std::size_t c) { put(buf, counts_[c]); });
     return buf;
   }
   void merge_packed(const Box& sub, const char* data, std::size_t size) override {
     std::size_t used = 0;
-    for_each_cell(box_, sub, [&](std::size_t c) {
+    for_each_offset(box_, sub, [&](std::size_t c) {
       if (used + 8 > size) throw RuntimeError("internal error: short partial histogram");
       std::int64_t v;
       std::memcpy(&v, data + used, 8);
@@ -361,7 +335,7 @@ class SeriesAccumulator final : public Accumulator {
     const CellMapper m(*ctx_.plan, box_);
     pairs_.clear();
     std::size_t k = 0;
-    for_each_element(sub, [&](const std::vector<std::size_t>& idx) {
+    for_each_index(sub, [&](const std::vector<std::size_t>& idx) {
       const double x = d_[k++];
       std::size_t off;
       if ((x - x) == 0.0 && m.map(idx, off, 0)) pairs_.push_back({off, x});
@@ -390,12 +364,12 @@ class SeriesAccumulator final : public Accumulator {
   // Only the rank that read a cell's series has its values: merging takes what is not NaN.
   std::vector<char> pack(const Box& sub) override {
     std::vector<char> buf;
-    for_each_cell(box_, sub, [&](std::size_t c) { put(buf, values_[c]), put(buf, valid_[c]); });
+    for_each_offset(box_, sub, [&](std::size_t c) { put(buf, values_[c]), put(buf, valid_[c]); });
     return buf;
   }
   void merge_packed(const Box& sub, const char* data, std::size_t size) override {
     std::size_t used = 0;
-    for_each_cell(box_, sub, [&](std::size_t c) {
+    for_each_offset(box_, sub, [&](std::size_t c) {
       if (used + 16 > size) throw RuntimeError("internal error: short partial quantiles");
       double v;
       std::int64_t n;

@@ -17,6 +17,7 @@
 #include "cf/decoding.hpp"
 #include "core/error.hpp"
 #include "core/version.hpp"
+#include "decomp/box_iteration.hpp"
 #include "exec/accumulator.hpp"
 #include "exec/output_builder.hpp"
 #include "exec/weights.hpp"
@@ -48,24 +49,6 @@ std::string utc_now() {
   return buf;
 }
 
-// Visits the cells of `sub` (row-major) with their offset in `box`; rank-0 boxes have one cell.
-template <class F>
-void for_each_cell(const Box& box, const Box& sub, F&& f) {
-  if (sub.rank() == 0) return f(std::size_t(0));
-  if (empty(sub)) return;
-  const auto bs = row_major_strides(box.count);
-  std::vector<std::size_t> idx(sub.start);
-  const std::uint64_t total = volume(sub);
-  for (std::uint64_t k = 0; k < total; ++k) {
-    std::size_t c = 0;
-    for (std::size_t j = 0; j < idx.size(); ++j) c += (idx[j] - box.start[j]) * bs[j];
-    f(c);
-    for (std::size_t a = idx.size(); a-- > 0;) {
-      if (++idx[a] < sub.start[a] + sub.count[a]) break;
-      idx[a] = sub.start[a];
-    }
-  }
-}
 
 void write_report(const std::string& path, const JobSpec& job, const Plan& plan, const PhaseTimes& t, double wall,
                   const std::vector<double>& bytes, const std::vector<double>& busy, const std::string& output) {
@@ -327,7 +310,7 @@ RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& c
         for (int dst = 0; dst < ranks; ++dst) {
           Box sub;
           if (!overlap(rank, dst, sub)) continue;
-          for_each_cell(res.owned, sub, [&](std::size_t c) {
+          for_each_offset(res.owned, sub, [&](std::size_t c) {
             const char* p = reinterpret_cast<const char*>(&res.values[c]);
             send[dst].insert(send[dst].end(), p, p + sizeof(double));
           });
@@ -342,7 +325,7 @@ RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& c
           Box sub;
           if (!overlap(src, rank, sub)) continue;
           std::size_t k = 0;
-          for_each_cell(base.box, sub, [&](std::size_t c) {
+          for_each_offset(base.box, sub, [&](std::size_t c) {
             std::memcpy(&base.values[c], recv[src].data() + 8 * k++, sizeof(double));
           });
         }

@@ -96,6 +96,11 @@ InputMeta scan_netcdf(const InputSpec& in, const std::vector<std::string>& files
   }
   // Order files along the record axis by their first coordinate value, not by name.
   const std::string& rec = first.var.dims[0];
+  auto record_coord = [&](Scanned& s) -> CoordinateInfo* {
+    for (auto& c : s.coords)
+      if (c.var.name == rec && !c.values.empty()) return &c;
+    return nullptr;
+  };
   auto first_coord = [&](const Scanned& s) -> const CoordinateInfo* {
     for (const auto& c : s.coords)
       if (c.var.name == rec && !c.values.empty()) return &c;
@@ -107,7 +112,7 @@ InputMeta scan_netcdf(const InputSpec& in, const std::vector<std::string>& files
     const Attribute* cal0 = first_coord(first)->var.attr("calendar");
     const std::string c0 = cal0 && cal0->is_text ? cal0->text : "";
     for (auto& s : scanned) {
-      CoordinateInfo& c = const_cast<CoordinateInfo&>(*first_coord(s));
+      CoordinateInfo& c = *record_coord(s);
       const Attribute* u = c.var.attr("units");
       if ((u == nullptr) != (u0 == nullptr) || (u && u0 && u->text != u0->text)) {
         // CF time in other units or from another reference date: convert to the first file's.

@@ -6,6 +6,7 @@
 
 #include "core/dtype_visit.hpp"
 #include "core/error.hpp"
+#include "decomp/box_iteration.hpp"
 #include "reduce/add_kernel.hpp"
 
 namespace tessera {
@@ -54,24 +55,6 @@ T take(const char*& p) {
   return v;
 }
 
-// Visits the cells of `sub` (row-major) with their index in `box`.
-template <class F>
-void for_each_cell(const Box& box, const Box& sub, F&& f) {
-  if (empty(sub)) return;
-  const auto bs = row_major_strides(box.count);
-  const std::size_t n = sub.rank();
-  std::vector<std::size_t> idx(n, 0);
-  const std::uint64_t total = volume(sub);
-  for (std::uint64_t k = 0; k < total; ++k) {
-    std::size_t cell = 0;
-    for (std::size_t j = 0; j < n; ++j) cell += (sub.start[j] + idx[j] - box.start[j]) * bs[j];
-    f(cell);
-    for (std::size_t j = n; j-- > 0;) {
-      if (++idx[j] < sub.count[j]) break;
-      idx[j] = 0;
-    }
-  }
-}
 
 }  // namespace
 
@@ -188,7 +171,7 @@ std::vector<char> ReductionState::pack(const Box& sub) {
   sync_to_host();
   std::vector<char> buf;
   buf.reserve(static_cast<std::size_t>(volume(sub)) * bytes_per_cell());
-  for_each_cell(box_, sub, [&](std::size_t c) {
+  for_each_offset(box_, sub, [&](std::size_t c) {
     put(buf, host_count_(c));
     if (needs_.minmax) put(buf, host_min_(c)), put(buf, host_max_(c));
     if (needs_.sum) sum_.pack_cell(buf, c);
@@ -203,7 +186,7 @@ void ReductionState::merge_packed(const Box& sub, const char* data, std::size_t 
     throw RuntimeError("internal error: partial state of " + to_string(sub) + " has " + std::to_string(size) +
                        " bytes, expected " + std::to_string(volume(sub) * bytes_per_cell()));
   const char* p = data;
-  for_each_cell(box_, sub, [&](std::size_t c) {
+  for_each_offset(box_, sub, [&](std::size_t c) {
     host_count_(c) += take<std::int64_t>(p);
     if (needs_.minmax) {
       host_min_(c) = std::min(host_min_(c), take<double>(p));
