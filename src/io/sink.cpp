@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "core/error.hpp"
+#include "core/cleanup.hpp"
 #include "io/netcdf.hpp"
 
 namespace tessera {
@@ -127,6 +128,7 @@ OutputLock::OutputLock(const std::string& output_path) : path_(path_for(output_p
       if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, owner.data(), owner.size(), 0) < 0) {
         // The owner line only makes the other run's message clearer; the lock holds without it.
       }
+      cleanup_slot_ = remove_on_signal(path_);
       return;
     }
     ::close(fd_);
@@ -137,6 +139,7 @@ OutputLock::OutputLock(const std::string& output_path) : path_(path_for(output_p
 
 OutputLock::~OutputLock() {
   if (fd_ < 0) return;
+  forget_on_signal(cleanup_slot_);
   ::unlink(path_.c_str());  // while still holding the lock, so no one else can hold this inode
   ::close(fd_);
 }
@@ -145,6 +148,11 @@ void write_output(const std::string& path, bool overwrite, const OutputDataset& 
   // Rank 0 names the temporary file; everybody creates it together.
   const long token = static_cast<long>(comm.allreduce_max(std::int64_t(comm.rank() == 0 ? ::getpid() : 0)));
   const std::string tmp = temp_path_for(path, token);
+  // Rank 0 removes the temporary file if the run is stopped by a signal (another rank died).
+  struct Forget {
+    int slot;
+    ~Forget() { forget_on_signal(slot); }
+  } forget{comm.rank() == 0 ? remove_on_signal(tmp) : -1};
   int code = 0;
   std::string msg;
   try {

@@ -52,6 +52,7 @@ class OutputLock {
  private:
   std::string path_;
   int fd_ = -1;
+  int cleanup_slot_ = -1;
 };
 
 // Collective. Writes `ds` to `path` atomically; on failure no file is left at `path` (a previous
