@@ -10,6 +10,7 @@ packages=(
   libblosc-dev libbz2-dev libxml2-dev         # named by netCDF's CMake target, not pulled in by it
   libtrilinos-kokkos-dev libyaml-cpp-dev libboost-program-options-dev nlohmann-json3-dev
   libgtest-dev
+  clang libclang-rt-14-dev                    # libFuzzer + sanitizer runtimes (tests/fuzz)
   cdo nco netcdf-bin hdf5-tools               # oracles for the tests
   python3 python3-numpy python3-netcdf4 python3-xarray python3-yaml
   openssh-server openssh-client iproute2 util-linux python3-jsonschema   # MPIJob launch simulation

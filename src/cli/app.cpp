@@ -1,3 +1,5 @@
+#include <signal.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -6,6 +8,7 @@
 #include "cli/commands.hpp"
 #include "core/error.hpp"
 #include "core/version.hpp"
+#include "core/cleanup.hpp"
 
 namespace tessera::cli {
 namespace {
@@ -41,7 +44,28 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
   return d[b.size()];
 }
 
-void print_error(const std::string& msg, int rank_note) {
+// Names from hostile input can be megabytes long (a 10 MB variable name): keep each word of a
+// message readable, with its start, its end and how much was left out.
+std::string shorten_words(const std::string& msg) {
+  constexpr std::size_t max_word = 200, head = 120, tail = 40;
+  std::string out;
+  std::size_t i = 0;
+  while (i < msg.size()) {
+    std::size_t j = msg.find_first_of(" \n", i);
+    if (j == std::string::npos) j = msg.size();
+    const std::size_t n = j - i;
+    if (n > max_word)
+      out += msg.substr(i, head) + "[... " + std::to_string(n - head - tail) + " bytes ...]" + msg.substr(j - tail, tail);
+    else
+      out += msg.substr(i, n);
+    if (j < msg.size()) out += msg[j];
+    i = j + 1;
+  }
+  return out;
+}
+
+void print_error(const std::string& full, int rank_note) {
+  const std::string msg = shorten_words(full);
   if (rank_note >= 0)
     std::fprintf(stderr, "tessera: error (rank %d): %s\n", rank_note, msg.c_str());
   else
@@ -52,6 +76,9 @@ void print_error(const std::string& msg, int rank_note) {
 }  // namespace
 
 int run_cli(int argc, char** argv) {
+  // Past a file-size limit (ulimit -f) a write must fail with EFBIG, reported as an I/O error,
+  // instead of SIGXFSZ killing the rank mid-collective.
+  ::signal(SIGXFSZ, SIG_IGN);
   const mpi::Comm comm = mpi::Comm::world();
   const int rank = comm.rank(), size = comm.size();
   const std::vector<std::string> all(argv + 1, argv + argc);
@@ -87,10 +114,12 @@ int run_cli(int argc, char** argv) {
     return static_cast<int>(e.code());
   } catch (const Error& e) {
     print_error(e.what(), size > 1 ? rank : -1);
+    remove_registered_files();  // the output lock and temporary file: the abort unwinds nothing
     if (size > 1) comm.abort(static_cast<int>(e.code()));
     return static_cast<int>(e.code());
   } catch (const std::exception& e) {
     print_error(std::string("unexpected failure: ") + e.what(), size > 1 ? rank : -1);
+    remove_registered_files();
     if (size > 1) comm.abort(static_cast<int>(ExitCode::runtime));
     return static_cast<int>(ExitCode::runtime);
   }

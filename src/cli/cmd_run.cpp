@@ -1,5 +1,6 @@
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 
 #include "cli/options.hpp"
 #include "exec/run_job.hpp"
@@ -53,6 +54,14 @@ int cmd_run(const Args& args, const mpi::Comm& comm) {
   mpi::run_phase(comm, [&] { check_rank_count(expected, comm); });
   ro.command_line = joined("run", args);
   const JobSpec job = load_job(job_path, comm);
+  // Rank 0 holds the output's lock until the run ends, however it ends: a concurrent run
+  // writing the same path stops here instead of interleaving (the kernel drops it on a crash).
+  std::optional<OutputLock> lock;
+  mpi::run_phase(comm, [&] {
+    if (comm.rank() != 0) return;
+    check_output_path(job.output.path, ro.overwrite || job.output.overwrite);
+    lock.emplace(job.output.path);
+  });
   const RunSummary s = run_job(job, ro, comm);
   if (comm.rank() == 0)
     for (const auto& line : s.lines) std::cout << line << "\n";

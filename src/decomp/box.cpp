@@ -48,11 +48,12 @@ bool contains(const Box& outer, const Box& inner) {
 std::vector<Box> split_along(const Box& b, std::size_t axis, std::size_t parts, std::size_t align) {
   align = std::max<std::size_t>(align, 1);
   const std::size_t lo = b.start[axis], hi = b.start[axis] + b.count[axis];
-  // Aligned cut points inside (lo, hi): the block boundaries.
-  std::vector<std::size_t> cuts{lo};
-  for (std::size_t c = (lo / align + 1) * align; c < hi; c += align) cuts.push_back(c);
-  cuts.push_back(hi);
-  const std::size_t blocks = cuts.size() - 1;
+  // Aligned cut points inside (lo, hi) are the block boundaries, computed rather than listed:
+  // an axis may have billions of chunks (a hostile file), and only `parts` pieces are made.
+  const std::size_t first = (lo / align + 1) * align;
+  const std::size_t inner = first < hi ? (hi - 1 - first) / align + 1 : 0;
+  const std::size_t blocks = inner + 1;
+  auto cut = [&](std::size_t k) { return k == 0 ? lo : k == blocks ? hi : (lo / align + k) * align; };
   std::vector<Box> out;
   out.reserve(parts);
   // Balanced: every piece gets blocks/parts blocks and the first blocks%parts one more, so
@@ -61,8 +62,8 @@ std::vector<Box> split_along(const Box& b, std::size_t axis, std::size_t parts, 
   for (std::size_t p = 0; p < parts; ++p) {
     const std::size_t b0 = p * base + std::min(p, extra), b1 = b0 + base + (p < extra ? 1 : 0);
     Box piece = b;
-    piece.start[axis] = cuts[b0];
-    piece.count[axis] = cuts[b1] - cuts[b0];
+    piece.start[axis] = cut(b0);
+    piece.count[axis] = cut(b1) - cut(b0);
     if (piece.count[axis] == 0) piece.start[axis] = hi;
     out.push_back(piece);
   }

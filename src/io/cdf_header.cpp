@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <optional>
 
 #include "core/error.hpp"
 
@@ -24,6 +25,18 @@ std::uint64_t type_size(std::uint32_t nc_type) {
 
 std::uint64_t pad4(std::uint64_t n) { return (n + 3) / 4 * 4; }
 
+constexpr std::uint64_t u64_max = std::numeric_limits<std::uint64_t>::max();
+
+// a + b and a * b, or nullopt when the result does not fit: corrupt headers hold any value.
+std::optional<std::uint64_t> add(std::uint64_t a, std::uint64_t b) {
+  if (a > u64_max - b) return std::nullopt;
+  return a + b;
+}
+std::optional<std::uint64_t> mul(std::uint64_t a, std::uint64_t b) {
+  if (b != 0 && a > u64_max / b) return std::nullopt;
+  return a * b;
+}
+
 // Big-endian cursor over the header bytes; running off the end is a truncated header.
 class Cursor {
  public:
@@ -40,7 +53,8 @@ class Cursor {
   }
   std::string text(std::uint64_t n) {
     need(n);
-    std::string s(reinterpret_cast<const char*>(&b_[pos_]), n);
+    need(pad4(n));  // the padding is part of the header too
+    std::string s(reinterpret_cast<const char*>(b_.data() + pos_), n);
     pos_ += pad4(n);
     return s;
   }
@@ -50,7 +64,8 @@ class Cursor {
 
  private:
   void need(std::uint64_t n) const {
-    if (pos_ + n > b_.size()) fail("it ends inside the header");
+    // Compared as a remainder: a corrupt 64-bit length must not wrap pos_ + n around.
+    if (n > b_.size() - pos_) fail("it ends inside the header");
   }
   std::string path_;
   std::vector<unsigned char> b_;
@@ -66,7 +81,9 @@ void skip_attributes(Cursor& c, int count_width) {
     c.text(c.u(count_width));  // name
     const std::uint64_t size = type_size(static_cast<std::uint32_t>(c.u(4)));
     if (size == 0) c.fail("unknown attribute type");
-    c.skip(pad4(size * c.u(count_width)));
+    const std::uint64_t nelems = c.u(count_width);
+    if (nelems > (std::numeric_limits<std::uint64_t>::max() - 3) / size) c.fail("attribute too large");
+    c.skip(pad4(size * nelems));
   }
 }
 
@@ -88,6 +105,10 @@ CdfHeader read_cdf_header(const std::string& path) {
   std::vector<unsigned char> bytes(16u << 20);
   f.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   bytes.resize(static_cast<std::size_t>(f.gcount()));
+  return parse_cdf_header(path, std::move(bytes));
+}
+
+CdfHeader parse_cdf_header(const std::string& path, std::vector<unsigned char> bytes) {
   Cursor c(path, std::move(bytes));
   CdfHeader h;
   if (c.u(3) != 0x434446) c.fail("no CDF magic number");
@@ -136,15 +157,28 @@ CdfHeader read_cdf_header(const std::string& path) {
       if (size == 0) c.fail("unknown type of variable '" + v.name + "'");
       c.u(count_width);  // vsize: saturates for huge variables, so recompute from the shape
       v.begin = c.u(offset_width);
-      v.bytes = elems * size;
+      const auto bytes = mul(elems, size);
+      if (!bytes || !add(v.begin, *bytes)) c.fail("variable '" + v.name + "' too large");
+      v.bytes = *bytes;
       h.vars.push_back(v);
     }
   }
   // Records interleave the record variables, each padded to 4 bytes, unless there is just one.
   std::size_t record_vars = 0;
   for (const auto& v : h.vars) record_vars += v.is_record;
-  for (const auto& v : h.vars)
-    if (v.is_record) h.record_size += record_vars == 1 ? v.bytes : pad4(v.bytes);
+  for (const auto& v : h.vars) {
+    if (!v.is_record) continue;
+    if (v.bytes > u64_max - 3) c.fail("records too large");
+    const auto size = add(h.record_size, record_vars == 1 ? v.bytes : pad4(v.bytes));
+    if (!size) c.fail("records too large");
+    h.record_size = *size;
+  }
+  // data_end() must not wrap: the last record of every record variable has to be addressable.
+  for (const auto& v : h.vars) {
+    if (!v.is_record || h.numrecs == 0) continue;
+    const auto last = mul(h.numrecs - 1, h.record_size);
+    if (!last || !add(*last, v.begin) || !add(*last + v.begin, v.bytes)) c.fail("records too large");
+  }
   return h;
 }
 

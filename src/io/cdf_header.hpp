@@ -28,6 +28,9 @@ struct CdfHeader {
 // Parses the header at the start of `path`; InputError naming the file when it is not NetCDF-3
 // or the header itself is cut off or malformed.
 CdfHeader read_cdf_header(const std::string& path);
+// The same from the first bytes of a file (`label` names it in messages); every size in the
+// result is checked, so data_end() cannot wrap around.
+CdfHeader parse_cdf_header(const std::string& label, std::vector<unsigned char> bytes);
 
 // InputError when the file is shorter than its header says ("truncated: ... bytes of ...").
 void check_cdf_complete(const std::string& path);

@@ -64,14 +64,22 @@ json attrs_to_json(const std::vector<Attribute>& attrs) {
   return out;
 }
 
+// Enum values arrive as integers: anything outside DType is a corrupt message.
+DType dtype_from_json(const json& j) {
+  const int t = j.get<int>();
+  if (t < static_cast<int>(DType::i8) || t > static_cast<int>(DType::f64))
+    throw RuntimeError("input metadata message holds an unknown element type " + std::to_string(t));
+  return static_cast<DType>(t);
+}
+
 std::vector<Attribute> attrs_from_json(const json& j) {
   std::vector<Attribute> out;
   for (const auto& e : j) {
     if (e.contains("text"))
-      out.push_back(Attribute::make_text(e["name"], e["text"]));
+      out.push_back(Attribute::make_text(e.at("name"), e.at("text")));
     else
-      out.push_back(Attribute::make_number(e["name"], static_cast<DType>(e["type"].get<int>()),
-                                           e["values"].get<std::vector<double>>()));
+      out.push_back(Attribute::make_number(e.at("name"), dtype_from_json(e.at("type")),
+                                           e.at("values").get<std::vector<double>>()));
   }
   return out;
 }
@@ -85,13 +93,13 @@ json var_to_json(const VariableInfo& v) {
 
 VariableInfo var_from_json(const json& j) {
   VariableInfo v;
-  v.name = j["name"];
-  v.dims = j["dims"].get<std::vector<std::string>>();
-  v.shape = j["shape"].get<std::vector<std::size_t>>();
-  v.type = static_cast<DType>(j["type"].get<int>());
-  v.chunks = j["chunks"].get<std::vector<std::size_t>>();
-  v.compression = j["compression"];
-  v.attrs = attrs_from_json(j["attrs"]);
+  v.name = j.at("name");
+  v.dims = j.at("dims").get<std::vector<std::string>>();
+  v.shape = j.at("shape").get<std::vector<std::size_t>>();
+  v.type = dtype_from_json(j.at("type"));
+  v.chunks = j.at("chunks").get<std::vector<std::size_t>>();
+  v.compression = j.at("compression");
+  v.attrs = attrs_from_json(j.at("attrs"));
   return v;
 }
 
@@ -116,24 +124,38 @@ std::string to_json(const InputMeta& m) {
   return std::string(bin.begin(), bin.end());
 }
 
-InputMeta input_meta_from_json(const std::string& data) {
+namespace {
+
+InputMeta input_meta_from_ubjson(const std::string& data) {
   json j = json::from_ubjson(std::vector<std::uint8_t>(data.begin(), data.end()));
   InputMeta m;
-  m.alias = j["alias"];
-  m.kind = j["kind"];
-  m.var = var_from_json(j["var"]);
-  for (const auto& p : j["parts"])
-    m.parts.push_back({p["path"], p["format"], p["offset"], p["length"], p.value("reader", std::string())});
-  for (const auto& c : j["coords"]) {
+  m.alias = j.at("alias");
+  m.kind = j.at("kind");
+  m.var = var_from_json(j.at("var"));
+  for (const auto& p : j.at("parts"))
+    m.parts.push_back({p.at("path"), p.at("format"), p.at("offset"), p.at("length"), p.value("reader", std::string())});
+  for (const auto& c : j.at("coords")) {
     CoordinateInfo ci;
-    ci.var = var_from_json(c["var"]);
-    ci.values = c["values"].get<std::vector<double>>();
-    ci.bounds = c["bounds"].get<std::vector<double>>();
-    ci.bounds_name = c["bounds_name"];
+    ci.var = var_from_json(c.at("var"));
+    ci.values = c.at("values").get<std::vector<double>>();
+    ci.bounds = c.at("bounds").get<std::vector<double>>();
+    ci.bounds_name = c.at("bounds_name");
     m.coords.push_back(std::move(ci));
   }
-  m.global_attrs = attrs_from_json(j["global_attrs"]);
+  m.global_attrs = attrs_from_json(j.at("global_attrs"));
   return m;
+}
+
+}  // namespace
+
+InputMeta input_meta_from_json(const std::string& data) {
+  // The message comes from rank 0's to_json, so a malformed one is an internal fault, reported
+  // as a typed error rather than a library exception.
+  try {
+    return input_meta_from_ubjson(data);
+  } catch (const json::exception& e) {
+    throw RuntimeError(std::string("malformed input metadata message: ") + e.what());
+  }
 }
 
 }  // namespace tessera

@@ -180,6 +180,36 @@ InputMeta scan_netcdf(const InputSpec& in, const std::vector<std::string>& files
   return m;
 }
 
+// Corrupt or hostile headers can declare any dimension lengths. Everything downstream counts
+// elements and bytes in 64 bits, so refuse shapes whose size does not fit, counting the
+// non-record dimensions on their own too (an empty record axis would hide their product).
+void check_addressable(const InputMeta& m, const std::string& what) {
+  constexpr std::uint64_t limit = std::uint64_t(1) << 62, max_chunk_bytes = std::uint64_t(1) << 30;
+  const std::uint64_t element = std::max<std::uint64_t>(dtype_size(m.var.type), 1);
+  std::uint64_t record = element;
+  bool too_large = false;
+  std::string shape;
+  for (std::size_t i = 0; i < m.var.shape.size(); ++i) {
+    const std::uint64_t n = m.var.shape[i];
+    shape += (i ? " x " : "") + std::to_string(n);
+    if (i == 0) continue;
+    if (n != 0 && record > limit / n) too_large = true;
+    else record *= n;
+  }
+  const std::uint64_t records = m.var.shape.empty() ? 1 : m.var.shape[0];
+  if (too_large || (records != 0 && record > limit / records))
+    throw InputError(what + ": variable '" + m.var.name + "' has shape " + shape + " (" + dtype_name(m.var.type) +
+                     "), more than 2^62 bytes: the file's dimensions are corrupt or too large to reduce");
+  // A chunk is decompressed whole, whatever part of it is read: a small file with a huge
+  // compressed chunk (a "zip bomb", or careless chunking) would need that much memory per rank.
+  std::uint64_t chunk = element;
+  for (std::size_t c : m.var.chunks) chunk = c != 0 && chunk > limit / c ? limit : chunk * c;
+  if (!m.var.chunks.empty() && chunk > max_chunk_bytes)
+    throw InputError(what + ": variable '" + m.var.name + "' has chunks of " + std::to_string(chunk >> 20) +
+                     " MiB uncompressed; Tessera reads whole chunks, so chunks above " +
+                     std::to_string(max_chunk_bytes >> 20) + " MiB are refused: rechunk the file (e.g. nccopy -c)");
+}
+
 }  // namespace
 
 std::vector<std::string> expand_paths(const InputSpec& in, const std::string& job_file) {
@@ -209,8 +239,10 @@ std::vector<std::string> expand_paths(const InputSpec& in, const std::string& jo
 InputMeta scan_input(const InputSpec& in, const std::string& job_file) {
   if (is_remote_or_zarr(in)) return scan_remote_or_zarr(in, job_file);
   std::vector<std::string> files = expand_paths(in, job_file);
-  if (looks_like_hdf5_path(in.variable)) return scan_hdf5(files, in.variable, in.alias);
-  return scan_netcdf(in, files, job_file);
+  InputMeta m = looks_like_hdf5_path(in.variable) ? scan_hdf5(files, in.variable, in.alias)
+                                                  : scan_netcdf(in, files, job_file);
+  check_addressable(m, where(in, job_file) + " ('" + files.front() + (files.size() > 1 ? "', ..." : "'") + ")");
+  return m;
 }
 
 FileSummary summarize_file(const std::string& path) {

@@ -1,6 +1,8 @@
 #include "io/sink.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -10,6 +12,7 @@
 #include <filesystem>
 
 #include "core/error.hpp"
+#include "core/cleanup.hpp"
 #include "io/netcdf.hpp"
 
 namespace tessera {
@@ -91,10 +94,65 @@ void check_output_path(const std::string& path, bool overwrite) {
     throw RuntimeError("output folder '" + dir.string() + "' is not writable: " + std::strerror(errno));
 }
 
+std::string OutputLock::path_for(const std::string& output_path) {
+  fs::path p(output_path);
+  return (p.parent_path() / ("." + p.filename().string().substr(0, 160) + ".tessera.lock")).string();
+}
+
+OutputLock::OutputLock(const std::string& output_path) : path_(path_for(output_path)) {
+  // Another run may remove the lock file between our open and flock; then we hold a lock on
+  // an unlinked file, so check that the path still names what we locked, and retry if not.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0)
+      throw RuntimeError("cannot create the lock file '" + path_ + "' next to the output: " + std::strerror(errno));
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      const int err = errno;
+      char owner[128] = {};
+      const ssize_t n = ::pread(fd_, owner, sizeof owner - 1, 0);
+      ::close(fd_);
+      fd_ = -1;
+      if (err != EWOULDBLOCK)
+        throw RuntimeError("cannot lock '" + path_ + "': " + std::strerror(err));
+      std::string who = n > 0 ? std::string(owner, static_cast<std::size_t>(n)) : std::string();
+      while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) who.pop_back();
+      throw RuntimeError("output '" + output_path + "' is being written by another Tessera run" +
+                         (who.empty() ? "" : " (" + who + ")") + "; wait for it to finish or choose another output path");
+    }
+    struct stat held {}, named {};
+    if (::fstat(fd_, &held) == 0 && ::stat(path_.c_str(), &named) == 0 && held.st_ino == named.st_ino &&
+        held.st_dev == named.st_dev) {
+      char host[64] = {};
+      ::gethostname(host, sizeof host - 1);
+      const std::string owner = "pid " + std::to_string(::getpid()) + " on " + host + "\n";
+      if (::ftruncate(fd_, 0) != 0 || ::pwrite(fd_, owner.data(), owner.size(), 0) < 0) {
+        // The owner line only makes the other run's message clearer; the lock holds without it.
+      }
+      cleanup_slot_ = remove_on_signal(path_);
+      return;
+    }
+    ::close(fd_);
+    fd_ = -1;
+  }
+  throw RuntimeError("cannot lock '" + path_ + "': it keeps being replaced");
+}
+
+OutputLock::~OutputLock() {
+  if (fd_ < 0) return;
+  forget_on_signal(cleanup_slot_);
+  ::unlink(path_.c_str());  // while still holding the lock, so no one else can hold this inode
+  ::close(fd_);
+}
+
 void write_output(const std::string& path, bool overwrite, const OutputDataset& ds, const mpi::Comm& comm) {
   // Rank 0 names the temporary file; everybody creates it together.
   const long token = static_cast<long>(comm.allreduce_max(std::int64_t(comm.rank() == 0 ? ::getpid() : 0)));
   const std::string tmp = temp_path_for(path, token);
+  // Rank 0 removes the temporary file if the run is stopped by a signal (another rank died).
+  struct Forget {
+    int slot;
+    ~Forget() { forget_on_signal(slot); }
+  } forget{comm.rank() == 0 ? remove_on_signal(tmp) : -1};
   int code = 0;
   std::string msg;
   try {

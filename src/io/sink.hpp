@@ -38,6 +38,23 @@ struct OutputDataset {
 // when its folder is missing or not writable. Call on one rank; the checks are about the path.
 void check_output_path(const std::string& path, bool overwrite);
 
+// Held by rank 0 for a whole run: a second run writing the same output refuses (RuntimeError,
+// exit 4) instead of interleaving with the first. An flock on `.NAME.tessera.lock` next to the
+// output, so the kernel releases it when the process dies; the file is removed on release.
+class OutputLock {
+ public:
+  explicit OutputLock(const std::string& output_path);
+  ~OutputLock();
+  OutputLock(const OutputLock&) = delete;
+  OutputLock& operator=(const OutputLock&) = delete;
+  static std::string path_for(const std::string& output_path);
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  int cleanup_slot_ = -1;
+};
+
 // Collective. Writes `ds` to `path` atomically; on failure no file is left at `path` (a previous
 // one is untouched) and the temporary file is removed.
 void write_output(const std::string& path, bool overwrite, const OutputDataset& ds, const mpi::Comm& comm);

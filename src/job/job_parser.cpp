@@ -1,5 +1,6 @@
 #include "job/job_parser.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -471,6 +472,52 @@ JobSpec read_job(const YAML::Node& root, const std::string& label, const fs::pat
   return spec;
 }
 
+// yaml-cpp 0.7's LoadAll never returns on some malformed streams (a lone ','): its parser
+// yields empty documents without consuming the bad token, and LoadAll collects them until memory
+// runs out (yaml-cpp #1040, fixed upstream in 0.8.1). So documents are counted through events,
+// stopping when one starts where the previous did, and only the first is built (YAML::Load).
+struct DocumentShape {
+  YAML::Mark mark;    // of its root node (of the document start when empty)
+  bool null = true;   // no content besides nulls
+};
+
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  std::vector<DocumentShape> docs;
+  void OnDocumentStart(const YAML::Mark& mark) override { docs.push_back({mark, true}); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { content(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+    content(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    content(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    content(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void content(const YAML::Mark& mark) {
+    if (docs.back().null) docs.back() = {mark, false};
+  }
+};
+
+std::vector<DocumentShape> count_documents(const std::string& text, const std::string& label) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentCounter counter;
+  while (parser.HandleNextDocument(counter)) {
+    const auto& d = counter.docs;
+    if (d.size() >= 2 && d.back().null && d[d.size() - 2].mark.pos == d.back().mark.pos)
+      fail_at(label, d.back().mark, "invalid YAML: unexpected character; a ',' outside [...] or {...}?");
+  }
+  return counter.docs;
+}
+
 }  // namespace
 
 bool parse_byte_size(const std::string& text, std::uint64_t& bytes) {
@@ -505,22 +552,24 @@ JobSpec parse_job_text(const std::string& text, const std::string& label, const 
   fs::path base = fs::absolute(base_dir.empty() ? fs::path(".") : fs::path(base_dir)).lexically_normal();
   if (!base.has_filename() && base.has_relative_path()) base = base.parent_path();  // drop a trailing '/'
 
-  std::vector<YAML::Node> docs;
+  std::vector<DocumentShape> docs;
+  YAML::Node root;
   try {
-    docs = YAML::LoadAll(text);
+    docs = count_documents(text, label);
+    while (!docs.empty() && docs.back().null) docs.pop_back();  // e.g. a trailing '---'
+    if (docs.size() == 1) root = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     fail_at(label, e.mark, "invalid YAML: " + e.msg);
   }
-  while (!docs.empty() && docs.back().IsNull()) docs.pop_back();  // e.g. a trailing '---'
   if (docs.empty())
     fail_at(label, YAML::Mark(), "the job file is empty; it needs at least name, inputs, reductions and output");
   if (docs.size() > 1)
-    fail_at(label, docs[1].Mark(), "the job file holds " + std::to_string(docs.size()) +
-                                       " YAML documents; put the job in a single document");
+    fail_at(label, docs[1].mark, "the job file holds " + std::to_string(docs.size()) +
+                                     " YAML documents; put the job in a single document");
 
   JobSpec spec;
   try {
-    spec = read_job(docs.front(), label, base);
+    spec = read_job(root, label, base);
   } catch (const YAML::Exception& e) {  // safety net: the readers are meant to prevent these
     fail_at(label, e.mark, e.msg);
   }

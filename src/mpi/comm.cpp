@@ -1,8 +1,15 @@
 #include "mpi/comm.hpp"
 
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <memory>
+#include <mutex>
+#include <thread>
 
+#include "core/cleanup.hpp"
 #include "core/error.hpp"
 
 namespace tessera::mpi {
@@ -22,6 +29,53 @@ T reduce_one(const Comm& c, T v, MPI_Datatype type, MPI_Op op) {
   check(MPI_Allreduce(&v, &out, 1, type, op, c.native()), "Allreduce");
   return out;
 }
+
+// Seconds a rank that failed waits for the others at an agreement (TESSERA_FAILURE_TIMEOUT).
+int failure_timeout_s() {
+  const char* env = std::getenv("TESSERA_FAILURE_TIMEOUT");
+  const int s = env ? std::atoi(env) : 0;
+  return s > 0 ? s : 60;
+}
+
+// A rank that failed waits for the others at the agreement. If they never come, because one of
+// them is stuck in a collective of HDF5 or MPI-IO that this rank left when its call failed (seen:
+// a write past a file-size limit on one rank, inside nc_enddef), the job would hang until its
+// time limit. After the timeout this rank prints its error, removes the output's temporary and
+// lock files and ends the job (MPI_Abort works from any thread in Open MPI and MPICH).
+class FailureWatchdog {
+ public:
+  FailureWatchdog(int code, const std::string& message, int rank) {
+    const int timeout = failure_timeout_s();
+    thread_ = std::thread([this, code, message, rank, timeout] {
+      std::unique_lock<std::mutex> lock(mutex_);
+      if (cv_.wait_for(lock, std::chrono::seconds(timeout), [this] { return done_; })) return;
+      std::fprintf(stderr,
+                   "tessera: error (rank %d): %s\n(the other ranks did not reach this error within %d s, "
+                   "stuck in a collective I/O call: ending the job)\n",
+                   rank, message.c_str(), timeout);
+      std::fflush(stderr);
+      remove_registered_files();
+      MPI_Abort(MPI_COMM_WORLD, code);
+      std::_Exit(code);
+    });
+  }
+  ~FailureWatchdog() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  FailureWatchdog(const FailureWatchdog&) = delete;
+  FailureWatchdog& operator=(const FailureWatchdog&) = delete;
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -126,6 +180,9 @@ void Comm::abort(int code) const noexcept {
 Agreement agree(const Comm& comm, int local_code, const std::string& local_message) {
   Agreement a;
   const int me = comm.rank();
+  std::unique_ptr<FailureWatchdog> watchdog;
+  if (local_code != 0 && comm.size() > 1)
+    watchdog = std::make_unique<FailureWatchdog>(local_code, local_message, me);
   // Lowest failing rank wins: encode (failed ? rank : size) and take the minimum.
   std::int64_t origin = comm.allreduce_min(std::int64_t(local_code != 0 ? me : comm.size()));
   a.failed_ranks = static_cast<int>(comm.allreduce_sum(std::int64_t(local_code != 0)));

@@ -22,7 +22,7 @@ for _k, _v in {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": 
 
 # What a crash or an uncoordinated failure leaves on stderr; a clean error shows none of it.
 CRASH_MARKERS = ("terminate called", "Abort", "MPI_ABORT", "backtrace", "Segmentation",
-                 "core dumped", "HDF5-DIAG")
+                 "core dumped", "HDF5-DIAG", "AddressSanitizer", "LeakSanitizer", ": runtime error: ")
 
 
 def ranks_from(argv):

@@ -1,0 +1,16 @@
+#pragma once
+// Files removed if the process is told to stop (SIGTERM from mpirun when another rank died,
+// from scancel or a time limit; SIGINT, SIGHUP) or crashes (SIGSEGV, SIGABRT, ...): the output
+// lock and the temporary output, so an interrupted run leaves nothing behind. SIGKILL cannot be caught: then the lock file may
+// stay (harmless, the kernel released its lock) and so may a temporary file (.NAME.tessera-PID.tmp).
+#include <string>
+
+namespace tessera {
+
+// Registers `path` (at most a few at a time); returns a slot for forget_on_signal.
+int remove_on_signal(const std::string& path);
+void forget_on_signal(int slot);
+// Removes the registered files now: before a rank aborts the whole job (MPI_Abort unwinds nothing).
+void remove_registered_files();
+
+}  // namespace tessera
