@@ -24,7 +24,7 @@ InputMeta sample() {
   m.var.attrs = {Attribute::make_number("_FillValue", DType::i16, {-32767}),
                  Attribute::make_number("scale_factor", DType::f64, {std::nan("")}),
                  Attribute::make_text("units", "K")};
-  m.parts = {{"/d/a.nc", "netCDF-4", 0, 4}};
+  m.parts = {{"/d/a.nc", "netCDF-4", 0, 4, ""}};
   CoordinateInfo time;
   time.var.name = "time";
   time.var.dims = {"time"};
