@@ -376,6 +376,14 @@ def check_files_skipped(case, view):
     assert want in r.stdout, f"plan does not say {want!r}:\n{r.stdout}"
 
 
+def check_passes(case):
+    """An anomaly job reads its input once per level of anomaly_of, and the plan says so."""
+    r = tessera(["plan", case.job, "--ranks", "3"], 1)
+    ok(r)
+    assert "pass 2 of 2 (reads the input again" in r.stdout, f"plan does not show the second pass:\n{r.stdout}"
+    assert "of anomalies from" in r.stdout, f"plan does not name the anomaly base:\n{r.stdout}"
+
+
 def climate_suite(ranks, t):
     sources = sorted(glob.glob(os.path.join(SOURCE_DIR, "jobs", "*.yaml")))
     sources = [s for s in sources if is_climate_job(yaml.safe_load(open(s)))]
@@ -396,6 +404,8 @@ def climate_suite(ranks, t):
                 t.check(f"{n}: {red['name']} = {red['op']} over {red['over']} {extra} matches numpy/cftime (and CDO)",
                         check_values, c, red, view)
             t.check(f"{n}: CF time axes, bounds and cell_methods; xarray and cdo read it", check_cf, c)
+            if any("anomaly_of" in r for r in c.spec["reductions"]):
+                t.check(f"{n}: tessera plan shows the anomaly pass", check_passes, c)
             if "time" in (inp_spec.get("select") or {}) and len(inp.files) > 1:
                 t.check(f"{n}: files outside the time selection are not read (tessera plan)", check_files_skipped, c, view)
             if ranks > 1:
