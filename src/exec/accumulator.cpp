@@ -193,10 +193,36 @@ class DerivedAccumulator final : public Accumulator {
       valid_ = states_.size();
       states_.emplace_back(box, StateNeeds{}, bits, terms);
     }
+    // Weighted sums and means of unpacked values go straight from the stored values through one
+    // kernel (no decoded copy): the same products, summed exactly, so the same results.
+    if (weighted_ && (s.op == Op::mean || s.op == Op::sum) && valid_ == npos && !ctx.base && s.where_op.empty() &&
+        !ctx.dec->packed) {
+      const WeightField& w = *ctx.weights;
+      fast_.values = w.values.data();
+      fast_.strides.assign(ctx.plan->domain.rank(), 0);
+      std::size_t stride = 1;
+      for (std::size_t j = w.axes.size(); j-- > 0;) fast_.strides[w.axes[j]] = stride, stride *= w.shape[j];
+      bool finite = true;
+      fast_.min_abs = HUGE_VAL;
+      for (double v : w.values) {
+        finite = finite && std::isfinite(v);
+        fast_.max_abs = std::max(fast_.max_abs, std::fabs(v));
+        if (v != 0) fast_.min_abs = std::min(fast_.min_abs, std::fabs(v));
+      }
+      use_fast_ = finite;
+      if (fast_.min_abs == HUGE_VAL) fast_.min_abs = 0;
+    }
   }
 
-  void add(const RawTile& tile, const Box& region, const TileStats&) override {
+  void add(const RawTile& tile, const Box& region, const TileStats& stats) override {
     const ReductionSpec& s = *ctx_.spec;
+    // Regions whose products could overflow keep the decoded path (it drops them as missing).
+    if (use_fast_ && std::isfinite(fast_.max_abs * stats.max_abs * 2)) {
+      for_each_group_run(region, [&](const Box& sub, std::size_t g) {
+        ReductionState::add_weighted(states_[0], states_[1], tile, sub, ctx_.plan->axes, stats, *ctx_.dec, g, fast_);
+      });
+      return;
+    }
     const Decoding dd = doubles_decoding();
     for_each_group_run(region, [&](const Box& sub, std::size_t g) {
       decode_region(tile, sub, *ctx_.dec, d_);
@@ -287,7 +313,8 @@ class DerivedAccumulator final : public Accumulator {
 
  private:
   static constexpr std::size_t npos = std::size_t(-1);
-  bool weighted_ = false;
+  bool weighted_ = false, use_fast_ = false;
+  ReductionState::Weights fast_;
   std::size_t valid_ = npos;
   std::vector<ReductionState> states_;
   std::vector<double> d_;

@@ -1,5 +1,6 @@
 #include "reduce/reduction_state.hpp"
 
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -153,6 +154,58 @@ void ReductionState::add(const RawTile& tile, const Box& region, const AxisMap& 
   for (int i = 0; i < dec.n_missing; ++i) miss.value[i] = dec.missing[i];
   visit_dtype(tile.type, [&](auto t) { launch_typed<decltype(t)>(tile, g, miss, v, needs_); });
   host_current_ = false;
+}
+
+namespace {
+// Exponent of the quantum of doubles of magnitude >= m (m > 0): ulp of the smallest such double.
+int double_quantum_floor(double m) {
+  int e;
+  std::frexp(m, &e);  // m = f 2^e, f in [0.5, 1)
+  return std::max(e - 1 - 52, -1074);
+}
+}  // namespace
+
+void ReductionState::add_weighted(ReductionState& wx, ReductionState& w, const RawTile& tile, const Box& region,
+                                  const AxisMap& axes, const TileStats& stats, const Decoding& dec, std::size_t group,
+                                  const Weights& weights) {
+  const TileGeometry g(tile.layout, region, wx.box_, axes, group);
+  if (g.items == 0 || g.reduced == 0) return;
+  const TileGeometry wg(Box(std::vector<std::size_t>(region.rank(), 0), region.count), region, wx.box_, axes, group,
+                        &weights.strides);
+  const double n = static_cast<double>(g.reduced);
+  detail::StateViews v;
+  v.count = wx.count_;
+  // Bounds from the region's stored values and the weights, without a pass over the products:
+  // fl(w*x) is monotone in |w| and |x|, so |fl(w*x)| <= fl(max_w max_x) (+1 ulp for safety) and a
+  // non-zero one is >= min_w * (smallest non-zero |x|), whose quantum bounds the products' from below.
+  if (stats.min_qexp == INT_MAX || stats.max_abs == 0.0) {
+    v.sum = wx.sum_.prepare(0.0, n, ExactSum::no_quantum);
+  } else {
+    const double min_x = std::ldexp(1.0, stats.min_qexp + dec.mantissa_bits);
+    v.sum = wx.sum_.prepare(weights.max_abs * stats.max_abs * (1 + 0x1p-50), n,
+                            double_quantum_floor(weights.min_abs * min_x));
+  }
+  v.sum_hi = wx.sum_.hi();
+  v.sum_lo = wx.sum_.lo();
+  v.sum_wide = wx.sum_.wide();
+  v.sq = weights.max_abs > 0 ? w.sum_.prepare(weights.max_abs, n, double_quantum_floor(weights.min_abs))
+                             : w.sum_.prepare(0.0, n, ExactSum::no_quantum);
+  v.sq_hi = w.sum_.hi();
+  v.sq_lo = w.sum_.lo();
+  v.sq_wide = w.sum_.wide();
+  detail::Missing miss;
+  for (int i = 0; i < dec.n_missing; ++i) miss.value[i] = dec.missing[i];
+  const bool split = v.sum.mode == ExactSum::Mode::split || v.sq.mode == ExactSum::Mode::split;
+  visit_dtype(tile.type, [&](auto t) {
+    using T = decltype(t);
+    const T* raw = static_cast<const T*>(tile.data);
+    if (split)
+      Kokkos::parallel_for("reduce_weighted", g.items, detail::WeightedAddKernel<T, true>{raw, weights.values, g, wg, miss, v, w.count_});
+    else
+      Kokkos::parallel_for("reduce_weighted", g.items, detail::WeightedAddKernel<T, false>{raw, weights.values, g, wg, miss, v, w.count_});
+  });
+  wx.host_current_ = false;
+  w.host_current_ = false;
 }
 
 void ReductionState::add_tile(const TileValues& values, const Box& tile_box, const AxisMap& axes,
