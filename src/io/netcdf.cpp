@@ -232,6 +232,9 @@ VariableInfo File::variable(const std::string& name) const {
     check(nc_inq_var_deflate(id_, v, &shuffle, &deflate, &level), where, true);
     if (deflate) info.compression = "deflate(" + std::to_string(level) + ")";
     if (shuffle) info.compression += std::string(info.compression.empty() ? "" : " ") + "shuffle";
+    std::size_t nfilters = 0;  // others (szip, fletcher32, plugins): still not a plain copy
+    if (info.compression.empty() && nc_inq_var_filter_ids(id_, v, &nfilters, nullptr) == NC_NOERR && nfilters > 0)
+      info.compression = "filtered";
   }
   info.attrs = read_attributes(id_, v, where);
   return info;
