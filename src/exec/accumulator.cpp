@@ -167,10 +167,36 @@ class DerivedAccumulator final : public Accumulator {
       valid_ = states_.size();
       states_.emplace_back(box, StateNeeds{}, bits, terms);
     }
+    // Weighted sums and means of unpacked values go straight from the stored values through one
+    // kernel (no decoded copy): the same products, summed exactly, so the same results.
+    if (weighted_ && (s.op == Op::mean || s.op == Op::sum) && valid_ == npos && !ctx.base && s.where_op.empty() &&
+        !ctx.dec->packed) {
+      const WeightField& w = *ctx.weights;
+      fast_.values = w.values.data();
+      fast_.strides.assign(ctx.plan->domain.rank(), 0);
+      std::size_t stride = 1;
+      for (std::size_t j = w.axes.size(); j-- > 0;) fast_.strides[w.axes[j]] = stride, stride *= w.shape[j];
+      bool finite = true;
+      fast_.min_abs = HUGE_VAL;
+      for (double v : w.values) {
+        finite = finite && std::isfinite(v);
+        fast_.max_abs = std::max(fast_.max_abs, std::fabs(v));
+        if (v != 0) fast_.min_abs = std::min(fast_.min_abs, std::fabs(v));
+      }
+      use_fast_ = finite;
+      if (fast_.min_abs == HUGE_VAL) fast_.min_abs = 0;
+    }
   }
 
-  void add(const RawTile& tile, const Box& region, const TileStats&) override {
+  void add(const RawTile& tile, const Box& region, const TileStats& stats) override {
     const ReductionSpec& s = *ctx_.spec;
+    // Regions whose products could overflow keep the decoded path (it drops them as missing).
+    if (use_fast_ && std::isfinite(fast_.max_abs * stats.max_abs * 2)) {
+      for_each_group_run(region, [&](const Box& sub, std::size_t g) {
+        ReductionState::add_weighted(states_[0], states_[1], tile, sub, ctx_.plan->axes, stats, *ctx_.dec, g, fast_);
+      });
+      return;
+    }
     const Decoding dd = doubles_decoding();
     for_each_group_run(region, [&](const Box& sub, std::size_t g) {
       decode_region(tile, sub, *ctx_.dec, d_);
@@ -261,7 +287,8 @@ class DerivedAccumulator final : public Accumulator {
 
  private:
   static constexpr std::size_t npos = std::size_t(-1);
-  bool weighted_ = false;
+  bool weighted_ = false, use_fast_ = false;
+  ReductionState::Weights fast_;
   std::size_t valid_ = npos;
   std::vector<ReductionState> states_;
   std::vector<double> d_;
@@ -333,29 +360,47 @@ class SeriesAccumulator final : public Accumulator {
     decode_region(tile, sub, *ctx_.dec, d_);
     if (ctx_.base) subtract_base(*ctx_.base, sub, d_);
     const CellMapper m(*ctx_.plan, box_);
-    pairs_.clear();
-    std::size_t k = 0;
+    // Bucket the valid values by cell (counting sort, O(n)); each cell then needs only its two
+    // order statistics around the virtual index, found by selection: the same values a full
+    // sort gives, so the same results.
+    // Per element of d_ its cell (32 bits: this scratch plus the sorted copy stay within the 16
+    // bytes per value the plan allows), `none` where the value is missing or outside the box.
+    constexpr std::uint32_t none = ~std::uint32_t(0);
+    if (values_.size() >= none) throw RuntimeError("a quantile reduction has too many output cells on one rank; use more ranks");
+    cells_.resize(d_.size());
+    std::size_t k = 0, valid = 0, lo_cell = values_.size(), hi_cell = 0;
     for_each_index(sub, [&](const std::vector<std::size_t>& idx) {
-      const double x = d_[k++];
+      const double x = d_[k];
       std::size_t off;
-      if ((x - x) == 0.0 && m.map(idx, off, 0)) pairs_.push_back({off, x});
+      cells_[k++] = (x - x) == 0.0 && m.map(idx, off, 0) ? static_cast<std::uint32_t>(off) : none;
+      if (cells_[k - 1] != none) ++valid, lo_cell = std::min(lo_cell, off), hi_cell = std::max(hi_cell, off);
     });
-    std::sort(pairs_.begin(), pairs_.end());
+    if (valid == 0) return;
+    const std::size_t span = hi_cell - lo_cell + 1;
+    first_.assign(span + 1, 0);
+    for (std::uint32_t c : cells_)
+      if (c != none) ++first_[c - lo_cell + 1];
+    for (std::size_t i = 0; i < span; ++i) first_[i + 1] += first_[i];
+    sorted_.resize(valid);
+    fill_ = first_;
+    for (std::size_t i = 0; i < cells_.size(); ++i)
+      if (cells_[i] != none) sorted_[fill_[cells_[i] - lo_cell]++] = d_[i];
     const std::size_t qstride = ctx_.plan->extra_dims ? m.stride(0) : 0;
-    for (std::size_t i = 0; i < pairs_.size();) {
-      std::size_t j = i;
-      while (j < pairs_.size() && pairs_[j].first == pairs_[i].first) ++j;
-      const std::size_t n = j - i, cell = pairs_[i].first;
+    for (std::size_t c = 0; c < span; ++c) {
+      const std::size_t n = first_[c + 1] - first_[c], cell = lo_cell + c;
+      if (n == 0) continue;
+      double* v = sorted_.data() + first_[c];
       valid_[cell] = static_cast<std::int64_t>(n);
       for (std::size_t qi = 0; qi < q_.size(); ++qi) {
         // numpy.quantile(method='linear'): virtual index (n-1)q, lerp as numpy writes it.
         const double h = double(n - 1) * q_[qi];
         const double lo_f = std::floor(h);
         const std::size_t lo = std::min(static_cast<std::size_t>(lo_f), n - 1), hi = std::min(lo + 1, n - 1);
-        const double t = h - lo_f, a = pairs_[i + lo].second, b = pairs_[i + hi].second, diff = b - a;
+        std::nth_element(v, v + lo, v + n);
+        const double a = v[lo], b = hi == lo ? a : *std::min_element(v + lo + 1, v + n);
+        const double t = h - lo_f, diff = b - a;
         values_[cell + qi * qstride] = t >= 0.5 ? b - diff * (1 - t) : a + diff * t;
       }
-      i = j;
     }
   }
   std::unique_ptr<Accumulator> empty_like(const Box& box) const override {
@@ -394,7 +439,9 @@ class SeriesAccumulator final : public Accumulator {
  private:
   std::vector<double> q_, values_, d_;
   std::vector<std::int64_t> valid_;
-  std::vector<std::pair<std::size_t, double>> pairs_;
+  std::vector<std::uint32_t> cells_;  // scratch of add(), kept between tiles
+  std::vector<std::size_t> first_, fill_;
+  std::vector<double> sorted_;
 };
 
 }  // namespace

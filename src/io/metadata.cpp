@@ -44,6 +44,10 @@ const CoordinateInfo* InputMeta::coordinate(const std::string& dim) const {
 
 std::vector<std::size_t> InputMeta::chunk_alignment() const {
   std::vector<std::size_t> a(var.shape.size(), 1);
+  // Local NetCDF chunks stored without filters are read straight into the tile buffer (the chunk
+  // cache is bypassed), so any part of one costs only its bytes: no alignment needed, and the
+  // plan may split a kept axis instead of exchanging partial states.
+  if (kind == "netcdf" && var.compression.empty()) return a;
   if (var.chunks.size() == a.size())
     for (std::size_t i = 0; i < a.size(); ++i) a[i] = std::max<std::size_t>(1, var.chunks[i]);
   // Axis 0 also breaks at file boundaries; those are handled by the reader, not the alignment.

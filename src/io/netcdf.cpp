@@ -2,6 +2,7 @@
 
 #include <netcdf.h>
 #include <netcdf_par.h>
+#include <netcdf_filter.h>
 
 #include <algorithm>
 
@@ -231,6 +232,9 @@ VariableInfo File::variable(const std::string& name) const {
     check(nc_inq_var_deflate(id_, v, &shuffle, &deflate, &level), where, true);
     if (deflate) info.compression = "deflate(" + std::to_string(level) + ")";
     if (shuffle) info.compression += std::string(info.compression.empty() ? "" : " ") + "shuffle";
+    std::size_t nfilters = 0;  // others (szip, fletcher32, plugins): still not a plain copy
+    if (info.compression.empty() && nc_inq_var_filter_ids(id_, v, &nfilters, nullptr) == NC_NOERR && nfilters > 0)
+      info.compression = "filtered";
   }
   info.attrs = read_attributes(id_, v, where);
   return info;
@@ -262,6 +266,18 @@ void File::read(const std::string& var, const Box& box, DType type, void* dst) c
     case DType::f64: st = nc_get_vara_double(id_, v, s, c, static_cast<double*>(dst)); break;
   }
   check(st, where + (st == NC_EHDFERR || st == NC_EINVALCOORDS ? " (file truncated or corrupt?)" : ""), true);
+}
+
+void File::read_around_chunk_cache(const std::string& var) const {
+  int fmt = 0;
+  if (nc_inq_format(id_, &fmt) != NC_NOERR || (fmt != NC_FORMAT_NETCDF4 && fmt != NC_FORMAT_NETCDF4_CLASSIC)) return;
+  const int v = varid(var);
+  int storage = 0;
+  std::size_t nfilters = 0;
+  if (nc_inq_var_chunking(id_, v, &storage, nullptr) != NC_NOERR || storage != NC_CHUNKED) return;
+  if (nc_inq_var_filter_ids(id_, v, &nfilters, nullptr) != NC_NOERR || nfilters != 0) return;
+  // HDF5 caches a chunk only if it fits the cache: a cache of 0 bytes sends every chunk direct.
+  check(nc_set_var_chunk_cache(id_, v, 0, 1, 0.75f), "setting the chunk cache of '" + var + "' in '" + path_ + "'", true);
 }
 
 std::vector<double> File::read_all_as_double(const std::string& var) const {

@@ -1,7 +1,9 @@
 // Reader for NetCDF inputs (one file or many aggregated along axis 0). Each rank opens only the
 // files its own hyperslabs touch and reads them independently: with chunk-aligned hyperslabs no
 // two ranks read the same chunk, and a failing rank cannot leave the others in a collective.
+#include <cstdlib>
 #include <map>
+#include <string>
 
 #include "core/error.hpp"
 #include "io/hdf5_source.hpp"
@@ -18,7 +20,10 @@ class NetcdfSource final : public Source {
   explicit NetcdfSource(InputMeta m) : Source(std::move(m)) {}
   // Collective: every rank opens every part now, together.
   NetcdfSource(InputMeta m, const mpi::Comm& comm) : Source(std::move(m)), collective_(true) {
-    for (std::size_t p = 0; p < meta_.parts.size(); ++p) open_.emplace(p, nc::File::open_parallel(meta_.parts[p].path, comm));
+    for (std::size_t p = 0; p < meta_.parts.size(); ++p) {
+      auto it = open_.emplace(p, nc::File::open_parallel(meta_.parts[p].path, comm)).first;
+      it->second.read_around_chunk_cache(meta_.var.name);
+    }
   }
 
   bool collective() const override { return collective_; }
@@ -48,7 +53,10 @@ class NetcdfSource final : public Source {
  private:
   const nc::File& file(std::size_t p) {
     auto it = open_.find(p);
-    if (it == open_.end()) it = open_.emplace(p, nc::File::open(meta_.parts[p].path)).first;
+    if (it == open_.end()) {
+      it = open_.emplace(p, nc::File::open(meta_.parts[p].path)).first;
+      it->second.read_around_chunk_cache(meta_.var.name);
+    }
     return it->second;
   }
   std::map<std::size_t, nc::File> open_;
@@ -56,8 +64,13 @@ class NetcdfSource final : public Source {
 };
 
 // Collective reads go through MPI-IO (NetCDF-4 only: NetCDF-3 has no parallel reader here); every
-// rank keeps every part open, so many-file inputs read independently.
+// rank keeps every part open, so many-file inputs read independently. They are opt-in
+// (TESSERA_COLLECTIVE_READS=1, for parallel file systems where MPI-IO aggregation pays): with
+// chunk-aligned hyperslabs, independent reads do the same I/O without a barrier per tile, and
+// measured faster on one node (3 GB time mean, 2 ranks: ~30% less CPU; deflate: ~20% less).
 bool collective_eligible(const InputMeta& meta, const mpi::Comm* comm) {
+  const char* env = std::getenv("TESSERA_COLLECTIVE_READS");
+  if (!env || std::string(env) != "1") return false;
   if (!comm || comm->size() < 2 || meta.parts.size() > 16) return false;
   for (const auto& p : meta.parts)
     if (p.format != "netCDF-4" && p.format != "netCDF-4 classic model") return false;

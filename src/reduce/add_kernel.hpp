@@ -27,8 +27,9 @@ struct StateViews {
 };
 
 // MinMax / Sum / Sq select what the state holds (count always); Split: some sum is in the
-// split tier (the other, if fast, uses a split constant of 0, which leaves v whole).
-template <class T, bool MinMax, bool Sum, bool Sq, bool Split>
+// split tier (the other, if fast, uses a split constant of 0, which leaves v whole). NM: how many
+// missing-value slots to test (1 serves the usual lone _FillValue: 3 compares less per value).
+template <class T, bool MinMax, bool Sum, bool Sq, bool Split, int NM = 4>
 struct AddKernel {
   const T* raw;
   TileGeometry g;
@@ -37,7 +38,8 @@ struct AddKernel {
 
   KOKKOS_INLINE_FUNCTION bool decode(T stored, double& x) const {
     x = static_cast<double>(stored);
-    bool ok = (x != miss.value[0]) & (x != miss.value[1]) & (x != miss.value[2]) & (x != miss.value[3]);
+    bool ok = x != miss.value[0];
+    if constexpr (NM > 1) ok = ok & (x != miss.value[1]) & (x != miss.value[2]) & (x != miss.value[3]);
     if constexpr (std::is_floating_point_v<T>) ok = ok & is_valid(x);
     return ok;
   }
@@ -175,6 +177,167 @@ struct AddKernel {
         }
       }
       g.next_reduced(r, off);
+    }
+  }
+};
+
+// Weighted sums in one pass over stored values: sum of fl(w*x) into s.sum and sum of w into
+// s.sq, over the valid x, each exact in its own tier. The weights are walked by `wg`, the same
+// geometry over the weight array's strides (0 along axes the weights do not depend on). The
+// product is rounded once per value, as the decoded path does, so the sums are the same.
+template <class T, bool Split>
+struct WeightedAddKernel {
+  const T* raw;
+  const double* w;
+  TileGeometry g, wg;
+  Missing miss;
+  StateViews s;
+  Kokkos::View<std::int64_t*> count_w;  // the sum of weights' own count (same values)
+
+  KOKKOS_INLINE_FUNCTION bool decode(T stored, double& x) const {
+    x = static_cast<double>(stored);
+    bool ok = (x != miss.value[0]) & (x != miss.value[1]) & (x != miss.value[2]) & (x != miss.value[3]);
+    if constexpr (std::is_floating_point_v<T>) ok = ok & is_valid(x);
+    return ok;
+  }
+
+  KOKKOS_INLINE_FUNCTION static double masked(double x, std::uint64_t m) {
+    std::uint64_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    bits &= m;
+    memcpy(&x, &bits, sizeof x);
+    return x;
+  }
+
+  KOKKOS_INLINE_FUNCTION void operator()(std::size_t item) const {
+    std::size_t lay, st, wlay, wst;
+    int len, wlen;
+    g.locate(item, lay, st, len);
+    wg.locate(item, wlay, wst, wlen);
+    if (s.sum.mode == ExactSum::Mode::wide || s.sq.mode == ExactSum::Mode::wide) element_wise(lay, wlay, st, len);
+    else if (g.run_lay != 1 && g.nred > 0 && g.rlay[g.nred - 1] == 1 && wg.rlay[g.nred - 1] <= 1)
+      along_rows(lay, wlay, st, len);  // cells far apart, reduced values contiguous: e.g. fldmean
+    else in_registers(lay, wlay, st, len);
+  }
+
+  // One cell at a time over contiguous rows of its reduced values, in `lanes` independent exact
+  // partial sums (any partial sum is within the batch's bounds, so adding the lanes is exact).
+  static constexpr int lanes = 8;
+  KOKKOS_INLINE_FUNCTION void along_rows(std::size_t lay, std::size_t wlay, std::size_t st, int len) const {
+    const int last = g.nred - 1;
+    const std::size_t n = g.rcount[last], rows = g.reduced / g.rcount[last];
+    const double cs = s.sum.split_constant, cw = s.sq.split_constant;
+    for (int j = 0; j < len; ++j) {
+      std::int64_t k[lanes] = {};
+      double sh[lanes] = {}, sl[lanes] = {}, wh[lanes] = {}, wl[lanes] = {};
+      auto add = [&](T stored, double wv, int l) {
+        double x;
+        const std::uint64_t ok = decode(stored, x) ? ~std::uint64_t(0) : 0;
+        wv = masked(wv, ok);
+        const double v = masked(x, ok) * wv;
+        k[l] += static_cast<std::int64_t>(ok & 1);
+        if constexpr (Split) {
+          const double top = (v + cs) - cs, wtop = (wv + cw) - cw;
+          sh[l] += top, sl[l] += v - top;
+          wh[l] += wtop, wl[l] += wv - wtop;
+        } else {
+          sh[l] += v, wh[l] += wv;
+        }
+      };
+      auto row = [&](const T* p, const double* q, auto wstride) {
+        std::size_t i = 0;
+        for (; i + lanes <= n; i += lanes)
+          for (int l = 0; l < lanes; ++l) add(p[i + l], q[(i + l) * wstride], l);
+        for (; i < n; ++i) add(p[i], q[i * wstride], 0);
+      };
+      std::size_t r[tile_max_dims] = {};
+      std::size_t off = lay + j * g.run_lay, woff = wlay + j * wg.run_lay;
+      for (std::size_t e = 0; e < rows; ++e) {
+        if (wg.rlay[last] == 1) row(raw + off, w + woff, std::integral_constant<std::size_t, 1>());
+        else row(raw + off, w + woff, std::integral_constant<std::size_t, 0>());
+        for (int a = last - 1; a >= 0; --a) {  // the odometer over the other reduced axes
+          off += g.rlay[a], woff += wg.rlay[a];
+          if (++r[a] < g.rcount[a]) break;
+          off -= g.rcount[a] * g.rlay[a], woff -= g.rcount[a] * wg.rlay[a];
+          r[a] = 0;
+        }
+      }
+      const std::size_t c = st + j * g.run_state;
+      for (int l = 0; l < lanes; ++l) {
+        s.count(c) += k[l];
+        count_w(c) += k[l];
+        s.sum_hi(c) += sh[l];
+        s.sq_hi(c) += wh[l];
+        if constexpr (Split) {
+          if (s.sum.mode == ExactSum::Mode::split) s.sum_lo(c) += sl[l];
+          if (s.sq.mode == ExactSum::Mode::split) s.sq_lo(c) += wl[l];
+        }
+      }
+    }
+  }
+
+  KOKKOS_INLINE_FUNCTION void in_registers(std::size_t lay, std::size_t wlay, std::size_t st, int len) const {
+    std::int64_t k[run_block];
+    double sh[run_block], sl[run_block], wh[run_block], wl[run_block];
+    const double cs = s.sum.split_constant, cw = s.sq.split_constant;
+    for (int j = 0; j < len; ++j) k[j] = 0, sh[j] = 0, sl[j] = 0, wh[j] = 0, wl[j] = 0;
+    auto run = [&](const T* p, std::size_t stride, const double* q, std::size_t wstride) {
+      for (int j = 0; j < len; ++j) {
+        double x;
+        const std::uint64_t ok = decode(p[j * stride], x) ? ~std::uint64_t(0) : 0;
+        const double wv = masked(q[j * wstride], ok), v = masked(x, ok) * wv;
+        k[j] += static_cast<std::int64_t>(ok & 1);
+        if constexpr (Split) {
+          const double top = (v + cs) - cs, wtop = (wv + cw) - cw;
+          sh[j] += top, sl[j] += v - top;
+          wh[j] += wtop, wl[j] += wv - wtop;
+        } else {
+          sh[j] += v, wh[j] += wv;
+        }
+      }
+    };
+    std::size_t r[tile_max_dims] = {}, wr[tile_max_dims] = {};
+    std::size_t off = 0, woff = 0;
+    for (std::size_t e = 0; e < g.reduced; ++e) {
+      const T* p = raw + lay + off;
+      const double* q = w + wlay + woff;
+      if (g.run_lay == 1 && wg.run_lay == 1) run(p, 1, q, 1);  // both contiguous: stride 1 for the compiler
+      else if (wg.run_lay == 0) run(p, g.run_lay, q, 0);      // one weight for the whole run
+      else run(p, g.run_lay, q, wg.run_lay);
+      g.next_reduced(r, off);
+      wg.next_reduced(wr, woff);
+    }
+    for (int j = 0; j < len; ++j) {
+      const std::size_t c = st + j * g.run_state;
+      s.count(c) += k[j];
+      count_w(c) += k[j];
+      s.sum_hi(c) += sh[j];
+      s.sq_hi(c) += wh[j];
+      if constexpr (Split) {
+        if (s.sum.mode == ExactSum::Mode::split) s.sum_lo(c) += sl[j];
+        if (s.sq.mode == ExactSum::Mode::split) s.sq_lo(c) += wl[j];
+      }
+    }
+  }
+
+  KOKKOS_INLINE_FUNCTION void element_wise(std::size_t lay, std::size_t wlay, std::size_t st, int len) const {
+    std::size_t r[tile_max_dims] = {}, wr[tile_max_dims] = {};
+    std::size_t off = 0, woff = 0;
+    for (std::size_t e = 0; e < g.reduced; ++e) {
+      const T* p = raw + lay + off;
+      const double* q = w + wlay + woff;
+      for (int j = 0; j < len; ++j) {
+        double x;
+        if (!decode(p[j * g.run_lay], x)) continue;
+        const double wv = q[j * wg.run_lay];
+        const std::size_t c = st + j * g.run_state;
+        s.count(c) += 1;
+        count_w(c) += 1;
+        AddKernel<T, false, true, false, false>::add_to(s.sum, s.sum_hi, s.sum_lo, s.sum_wide, c, x * wv);
+        AddKernel<T, false, true, false, false>::add_to(s.sq, s.sq_hi, s.sq_lo, s.sq_wide, c, wv);
+      }
+      g.next_reduced(r, off);
+      wg.next_reduced(wr, woff);
     }
   }
 };

@@ -1,5 +1,6 @@
 #include "reduce/reduction_state.hpp"
 
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -91,18 +92,18 @@ std::size_t ReductionState::bytes_per_cell() const {
 
 namespace {
 
-template <class T>
+template <class T, int NM>
 void launch_typed(const RawTile& tile, const TileGeometry& g, const detail::Missing& miss,
                   const detail::StateViews& v, const StateNeeds& needs) {
   const T* raw = static_cast<const T*>(tile.data);
   auto go = [&](auto kernel) { Kokkos::parallel_for("reduce_region", g.items, kernel); };
   const bool split = v.sum.mode == ExactSum::Mode::split || v.sq.mode == ExactSum::Mode::split;
-  if (needs.minmax) go(detail::AddKernel<T, true, false, false, false>{raw, g, miss, v});
-  else if (needs.sumsq && split) go(detail::AddKernel<T, false, true, true, true>{raw, g, miss, v});
-  else if (needs.sumsq) go(detail::AddKernel<T, false, true, true, false>{raw, g, miss, v});
-  else if (needs.sum && split) go(detail::AddKernel<T, false, true, false, true>{raw, g, miss, v});
-  else if (needs.sum) go(detail::AddKernel<T, false, true, false, false>{raw, g, miss, v});
-  else go(detail::AddKernel<T, false, false, false, false>{raw, g, miss, v});
+  if (needs.minmax) go(detail::AddKernel<T, true, false, false, false, NM>{raw, g, miss, v});
+  else if (needs.sumsq && split) go(detail::AddKernel<T, false, true, true, true, NM>{raw, g, miss, v});
+  else if (needs.sumsq) go(detail::AddKernel<T, false, true, true, false, NM>{raw, g, miss, v});
+  else if (needs.sum && split) go(detail::AddKernel<T, false, true, false, true, NM>{raw, g, miss, v});
+  else if (needs.sum) go(detail::AddKernel<T, false, true, false, false, NM>{raw, g, miss, v});
+  else go(detail::AddKernel<T, false, false, false, false, NM>{raw, g, miss, v});
 }
 
 }  // namespace
@@ -134,8 +135,67 @@ void ReductionState::add(const RawTile& tile, const Box& region, const AxisMap& 
   }
   detail::Missing miss;
   for (int i = 0; i < dec.n_missing; ++i) miss.value[i] = dec.missing[i];
-  visit_dtype(tile.type, [&](auto t) { launch_typed<decltype(t)>(tile, g, miss, v, needs_); });
+  visit_dtype(tile.type, [&](auto t) {
+    using T = decltype(t);
+    // Float data with at most one missing value (the common case) gets the lighter test; other
+    // types keep one instantiation each, for compile time.
+    if constexpr (std::is_floating_point_v<T>)
+      if (dec.n_missing <= 1) return launch_typed<T, 1>(tile, g, miss, v, needs_);
+    launch_typed<T, 4>(tile, g, miss, v, needs_);
+  });
   host_current_ = false;
+}
+
+namespace {
+// Exponent of the quantum of doubles of magnitude >= m (m > 0): ulp of the smallest such double.
+int double_quantum_floor(double m) {
+  int e;
+  std::frexp(m, &e);  // m = f 2^e, f in [0.5, 1)
+  return std::max(e - 1 - 52, -1074);
+}
+}  // namespace
+
+void ReductionState::add_weighted(ReductionState& wx, ReductionState& w, const RawTile& tile, const Box& region,
+                                  const AxisMap& axes, const TileStats& stats, const Decoding& dec, std::size_t group,
+                                  const Weights& weights) {
+  const TileGeometry g(tile.layout, region, wx.box_, axes, group);
+  if (g.items == 0 || g.reduced == 0) return;
+  const TileGeometry wg(Box(std::vector<std::size_t>(region.rank(), 0), region.count), region, wx.box_, axes, group,
+                        &weights.strides);
+  const double n = static_cast<double>(g.reduced);
+  detail::StateViews v;
+  v.count = wx.count_;
+  // Bounds from the region's stored values and the weights, without a pass over the products:
+  // fl(w*x) is monotone in |w| and |x|, so |fl(w*x)| <= fl(max_w max_x) (+1 ulp for safety) and a
+  // non-zero one is >= min_w * (smallest non-zero |x|), whose quantum bounds the products' from below.
+  if (stats.min_qexp == INT_MAX || stats.max_abs == 0.0) {
+    v.sum = wx.sum_.prepare(0.0, n, ExactSum::no_quantum);
+  } else {
+    const double min_x = std::ldexp(1.0, stats.min_qexp + dec.mantissa_bits);
+    v.sum = wx.sum_.prepare(weights.max_abs * stats.max_abs * (1 + 0x1p-50), n,
+                            double_quantum_floor(weights.min_abs * min_x));
+  }
+  v.sum_hi = wx.sum_.hi();
+  v.sum_lo = wx.sum_.lo();
+  v.sum_wide = wx.sum_.wide();
+  v.sq = weights.max_abs > 0 ? w.sum_.prepare(weights.max_abs, n, double_quantum_floor(weights.min_abs))
+                             : w.sum_.prepare(0.0, n, ExactSum::no_quantum);
+  v.sq_hi = w.sum_.hi();
+  v.sq_lo = w.sum_.lo();
+  v.sq_wide = w.sum_.wide();
+  detail::Missing miss;
+  for (int i = 0; i < dec.n_missing; ++i) miss.value[i] = dec.missing[i];
+  const bool split = v.sum.mode == ExactSum::Mode::split || v.sq.mode == ExactSum::Mode::split;
+  visit_dtype(tile.type, [&](auto t) {
+    using T = decltype(t);
+    const T* raw = static_cast<const T*>(tile.data);
+    if (split)
+      Kokkos::parallel_for("reduce_weighted", g.items, detail::WeightedAddKernel<T, true>{raw, weights.values, g, wg, miss, v, w.count_});
+    else
+      Kokkos::parallel_for("reduce_weighted", g.items, detail::WeightedAddKernel<T, false>{raw, weights.values, g, wg, miss, v, w.count_});
+  });
+  wx.host_current_ = false;
+  w.host_current_ = false;
 }
 
 void ReductionState::add_tile(const TileValues& values, const Box& tile_box, const AxisMap& axes,

@@ -33,6 +33,18 @@ class ReductionState {
   // values with `dec` (fill values and NaN are skipped). `stats` describes the region's values.
   void add(const RawTile& tile, const Box& region, const AxisMap& axes, const TileStats& stats, const Decoding& dec,
            std::size_t group = 0);
+  // Weighted sums straight from stored values (unpacked data only): `wx` (sum needs) gets the
+  // sum of fl(w*x) and `w` the sum of w over the valid x of `region`. Weight of input index idx:
+  // weights.values[sum idx[a] * weights.strides[a]]; every weight finite, with |w| <= max_abs
+  // and every non-zero |w| >= min_abs.
+  struct Weights {
+    const double* values = nullptr;
+    std::vector<std::size_t> strides;
+    double max_abs = 0, min_abs = 0;
+  };
+  static void add_weighted(ReductionState& wx, ReductionState& w, const RawTile& tile, const Box& region,
+                           const AxisMap& axes, const TileStats& stats, const Decoding& dec, std::size_t group,
+                           const Weights& weights);
   // The same for already decoded doubles (NaN = missing) laid out over `tile_box`.
   void add_tile(const TileValues& values, const Box& tile_box, const AxisMap& axes, const TileStats& stats);
 

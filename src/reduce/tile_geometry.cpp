@@ -7,10 +7,10 @@
 namespace tessera {
 
 TileGeometry::TileGeometry(const Box& layout, const Box& region, const Box& state_box, const AxisMap& axes,
-                           std::size_t group) {
+                           std::size_t group, const std::vector<std::size_t>* strides) {
   if (axes.kept.size() > tile_max_dims || axes.reduced.size() + 1 > tile_max_dims)
     throw InputError("variables with more than 8 dimensions are not supported");
-  const auto ls = row_major_strides(layout.count);
+  const auto ls = strides ? *strides : row_major_strides(layout.count);
   const auto ss = row_major_strides(state_box.count);
   for (std::size_t i = 0; i < layout.rank(); ++i) base_lay += (region.start[i] - layout.start[i]) * ls[i];
   const std::size_t nk = axes.kept.size();

@@ -50,8 +50,11 @@ struct TileGeometry {
   std::size_t items = 0;     // outer cells x blocks: the parallel work items
 
   // `state_box` is in output space; region within layout. With a grouped axis the region lies
-  // within one group, `group`, along it.
-  TileGeometry(const Box& layout, const Box& region, const Box& state_box, const AxisMap& axes, std::size_t group = 0);
+  // within one group, `group`, along it. `strides` (per input axis) replace the layout's
+  // row-major strides: the same walk over another array, such as weights over some axes (stride 0
+  // along the others).
+  TileGeometry(const Box& layout, const Box& region, const Box& state_box, const AxisMap& axes, std::size_t group = 0,
+               const std::vector<std::size_t>* strides = nullptr);
 
   // Offsets of item `i` and the number of cells in its run block.
   KOKKOS_INLINE_FUNCTION void locate(std::size_t i, std::size_t& lay, std::size_t& st, int& len) const {

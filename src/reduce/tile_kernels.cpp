@@ -1,6 +1,7 @@
 #include "reduce/tile_kernels.hpp"
 
 #include "core/dtype_visit.hpp"
+#include "core/error.hpp"
 #include "reduce/tile_geometry.hpp"
 
 #include <climits>
@@ -49,8 +50,9 @@ KOKKOS_INLINE_FUNCTION int quantum_exponent(double x, int mantissa_bits) {
 
 // The whole tile, flat: magnitudes compared as integers (the bits of a finite float or double
 // without its sign order like its magnitude; stored integers are integers), so the max/min
-// reductions vectorise without fast-math. Fill values are compared in the stored type.
-template <class T>
+// reductions vectorise without fast-math. Fill values are compared in the stored type; NM: how
+// many of the fill slots are tested (1 for the usual lone _FillValue).
+template <class T, int NM = Decoding::max_missing>
 struct FlatStats {
   using Bits = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
   static constexpr std::size_t chunk = 4096;
@@ -80,8 +82,9 @@ struct FlatStats {
         a = static_cast<Bits>(v);
         ok = one;
       }
-      ok &= ~((v == f0 ? one : 0) & m0) & ~((v == f1 ? one : 0) & m1) & ~((v == f2 ? one : 0) & m2) &
-            ~((v == f3 ? one : 0) & m3);
+      ok &= ~((v == f0 ? one : 0) & m0);
+      if constexpr (NM > 1)
+        ok &= ~((v == f1 ? one : 0) & m1) & ~((v == f2 ? one : 0) & m2) & ~((v == f3 ? one : 0) & m3);
       const Bits am = a & ok;
       const Bits an = am - 1;  // 0 (missing or zero) wraps to the largest value: never the minimum
       h = am > h ? am : h;
@@ -110,34 +113,30 @@ struct FlatStats {
   }
 };
 
-// Rows of a region (its extent along the tile's last axis, contiguous in memory), scanned
-// like the flat tile: called right before the region is reduced, it brings the region into
-// cache for the accumulation kernels.
-template <class T>
+// Rows of a region (its extent along the tile's last axis, contiguous in memory), each scanned
+// whole like the flat tile: called right before the region is reduced, it also brings the region
+// into cache for the accumulation kernels.
+template <class T, int NM>
 struct RowStats {
-  FlatStats<T> flat;
-  TileGeometry g;  // runs: the region's last axis; odometer: its other axes
+  FlatStats<T, NM> flat;
+  int nd = 0;  // axes before the last
+  std::size_t count[tile_max_dims] = {}, stride[tile_max_dims] = {};
+  std::size_t base = 0, len = 0;
 
-  KOKKOS_INLINE_FUNCTION void operator()(std::size_t item, typename FlatStats<T>::Bits& hi,
-                                         typename FlatStats<T>::Bits& lo) const {
-    std::size_t lay, st;
-    int len;
-    g.locate(item, lay, st, len);
-    std::size_t r[tile_max_dims] = {};
-    std::size_t off = 0;
-    for (std::size_t e = 0; e < g.reduced; ++e) {
-      typename FlatStats<T>::Bits h, l;
-      flat.scan(flat.raw + lay + off, static_cast<std::size_t>(len), h, l);
-      hi = h > hi ? h : hi;
-      lo = l < lo ? l : lo;
-      g.next_reduced(r, off);
-    }
+  using Bits = typename FlatStats<T, NM>::Bits;
+  KOKKOS_INLINE_FUNCTION void operator()(std::size_t row, Bits& hi, Bits& lo) const {
+    std::size_t off = base;
+    for (int a = nd - 1; a >= 0; --a) off += (row % count[a]) * stride[a], row /= count[a];
+    Bits h, l;
+    flat.scan(flat.raw + off, len, h, l);
+    hi = h > hi ? h : hi;
+    lo = l < lo ? l : lo;
   }
 };
 
-template <class T>
+template <class T, int NM>
 TileStats region_stats_typed(const RawTile& tile, const Box& region, const Decoding& dec) {
-  using K = FlatStats<T>;
+  using K = FlatStats<T, NM>;
   using Bits = typename K::Bits;
   K flat{static_cast<const T*>(tile.data), 0, {}, {}};
   // A fill value that the stored type cannot hold matches nothing.
@@ -152,13 +151,18 @@ TileStats region_stats_typed(const RawTile& tile, const Box& region, const Decod
     Kokkos::parallel_reduce("tile_stats", (flat.n + K::chunk - 1) / K::chunk, flat, Kokkos::Max<Bits>(hi),
                             Kokkos::Min<Bits>(lo));
   } else if (!empty(region)) {
-    // Runs of the whole last axis (the geometry cuts them in blocks; any block size serves).
-    const std::size_t last = region.rank() - 1;
-    AxisMap axes;
-    axes.kept = {last};
-    for (std::size_t i = 0; i < last; ++i) axes.reduced.push_back(i);
-    RowStats<T> rows{flat, TileGeometry(tile.layout, region, Box({region.start[last]}, {region.count[last]}), axes)};
-    Kokkos::parallel_reduce("region_stats", rows.g.items, rows, Kokkos::Max<Bits>(hi), Kokkos::Min<Bits>(lo));
+    // Merge trailing axes the region spans whole into longer contiguous rows.
+    const auto ls = row_major_strides(tile.layout.count);
+    std::size_t last = region.rank() - 1, len = region.count[last];
+    while (last > 0 && region.count[last] == tile.layout.count[last]) len *= region.count[--last];
+    if (last > tile_max_dims) throw InputError("variables with more than 8 dimensions are not supported");
+    RowStats<T, NM> rows{flat};
+    rows.nd = static_cast<int>(last);
+    rows.len = len;
+    std::size_t n = 1;
+    for (std::size_t a = 0; a < region.rank(); ++a) rows.base += (region.start[a] - tile.layout.start[a]) * ls[a];
+    for (std::size_t a = 0; a < last; ++a) rows.count[a] = region.count[a], rows.stride[a] = ls[a], n *= region.count[a];
+    Kokkos::parallel_reduce("region_stats", n, rows, Kokkos::Max<Bits>(hi), Kokkos::Min<Bits>(lo));
   }
   // lo holds (smallest non-zero magnitude) - 1; all ones: no valid non-zero value.
   const int q = lo == ~Bits(0) ? INT_MAX : quantum_exponent(K::magnitude(lo + 1), dec.mantissa_bits);
@@ -174,7 +178,10 @@ TileStats tile_stats(const TileValues& v, std::size_t n, int mantissa_bits) {
 }
 
 TileStats region_stats(const RawTile& tile, const Box& region, const Decoding& dec) {
-  return visit_dtype(tile.type, [&](auto v) { return region_stats_typed<decltype(v)>(tile, region, dec); });
+  return visit_dtype(tile.type, [&](auto v) {
+    return dec.n_missing <= 1 ? region_stats_typed<decltype(v), 1>(tile, region, dec)
+                              : region_stats_typed<decltype(v), Decoding::max_missing>(tile, region, dec);
+  });
 }
 
 }  // namespace tessera

@@ -193,9 +193,15 @@ TEST(Plan, MeanOverTimeOfContiguousDataSplitsAlongAKeptAxis) {
   }
 }
 
+// Compressed chunks (1, Y, X): any cut of lat or lon would decompress every chunk twice, so only
+// time can be split.
+InputMeta deflated(InputMeta m) {
+  m.var.compression = "deflate(1) shuffle";
+  return m;
+}
+
 TEST(Plan, OneChunkPerTimeStepSplitsAlongTimeWithExchange) {
-  // Chunks (1, Y, X): any cut of lat or lon would split every chunk, so only time can be split.
-  const InputMeta m = meta_of({12, 6, 8}, {1, 6, 8});
+  const InputMeta m = deflated(meta_of({12, 6, 8}, {1, 6, 8}));
   const JobSpec job = job_of({reduction("tas_mean", Op::mean, {"time"})});
   for (int ranks = 2; ranks <= 4; ++ranks) {
     SCOPED_TRACE("ranks " + std::to_string(ranks));
@@ -214,7 +220,7 @@ TEST(Plan, OneChunkPerTimeStepSplitsAlongTimeWithExchange) {
 }
 
 TEST(Plan, MultiStepChunksKeepRankBoxesChunkAligned) {
-  const InputMeta m = meta_of({13, 6, 8}, {3, 6, 8});
+  const InputMeta m = deflated(meta_of({13, 6, 8}, {3, 6, 8}));
   const JobSpec job = job_of({reduction("s", Op::sum, {"time"})});
   for (int ranks = 2; ranks <= 6; ++ranks) {
     SCOPED_TRACE("ranks " + std::to_string(ranks));
@@ -222,6 +228,17 @@ TEST(Plan, MultiStepChunksKeepRankBoxesChunkAligned) {
     check_plan(plan, job, m, ranks);  // includes the alignment of every cut
     EXPECT_EQ(plan.inputs[0].split_axis, 0u);
   }
+}
+
+TEST(Plan, UnfilteredChunksNeedNoAlignmentSoAKeptAxisIsSplit) {
+  // Chunks stored plainly are read in part for the cost of their bytes: no exchange needed.
+  const InputMeta m = meta_of({12, 6, 8}, {1, 6, 8});
+  EXPECT_EQ(m.chunk_alignment(), (Sizes{1, 1, 1}));
+  const JobSpec job = job_of({reduction("tas_mean", Op::mean, {"time"})});
+  const Plan plan = make_plan(job, {m}, 2);
+  check_plan(plan, job, m, 2);
+  EXPECT_NE(plan.inputs[0].split_axis, 0u);
+  EXPECT_FALSE(plan.inputs[0].reductions[0].exchanges);
 }
 
 TEST(Plan, RandomShapesChunksAndBudgetsSatisfyInvariants) {
