@@ -60,6 +60,12 @@ int remove_on_signal(const std::string& path) {
 
 void remove_registered_files() { remove_all(); }
 
+namespace {
+std::atomic<bool> skip_shutdown{false};
+}
+void skip_library_shutdown() { skip_shutdown.store(true); }
+bool library_shutdown_skipped() { return skip_shutdown.load(); }
+
 void forget_on_signal(int slot) {
   if (slot >= 0 && slot < slots) used[slot].store(false);
 }

@@ -113,7 +113,7 @@ class Cases:
             f.write(b)
         return "../data/" + name
 
-    def truncations(self, t, src, fractions, code_for_data_cut):
+    def truncations(self, t, src, fractions):
         size = os.path.getsize(self.data(src))
         points = [0, 1, 4, 8, 64, 512] + [int(size * f) for f in fractions] + [size - 1]
         for n in sorted(set(p for p in points if p < size)):
@@ -267,8 +267,8 @@ def inputs_suite(ranks, t):
         c = Cases(ws, ranks)
         if not t.check("generate sample data", c.setup):
             return
-        c.truncations(t, "nc4.nc", (0.1, 0.5, 0.9), 3)
-        c.truncations(t, "cdf.nc", (0.02, 0.5, 0.9), 3)
+        c.truncations(t, "nc4.nc", (0.1, 0.5, 0.9))
+        c.truncations(t, "cdf.nc", (0.02, 0.5, 0.9))
         c.bit_flips(t, "nc4.nc", 12, 4096)
         c.bit_flips(t, "cdf.nc", 10, c.cdf_header_size("cdf.nc"))
         c.bit_flips(t, "cdf5.nc", 6, c.cdf_header_size("cdf5.nc"))
