@@ -6,6 +6,17 @@
 #include <atomic>
 #include <cstring>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define TESSERA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TESSERA_ASAN 1
+#endif
+#endif
+#ifdef TESSERA_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 namespace tessera {
 namespace {
 
@@ -33,6 +44,9 @@ void on_signal(int sig) {
 
 void install_once() {
   static const bool installed = [] {
+#ifdef TESSERA_ASAN
+    __sanitizer_set_death_callback(remove_all);  // a sanitizer report ends the process with _exit
+#endif
     for (int sig : caught) {
       struct sigaction sa {};
       sa.sa_handler = on_signal;
