@@ -26,6 +26,8 @@ constexpr std::size_t max_path = 4096;
 char paths[slots][max_path];
 std::atomic<bool> used[slots];
 
+std::atomic<bool> skip_shutdown{false};
+
 constexpr int caught[] = {SIGTERM, SIGINT, SIGHUP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 struct sigaction previous[NSIG];
 
@@ -52,6 +54,9 @@ void install_once() {
       sa.sa_handler = on_signal;
       sigemptyset(&sa.sa_mask);
       ::sigaction(sig, &sa, &previous[sig]);
+      // A signal ignored on purpose (nohup) stays ignored: the run goes on, so must its files.
+      if (!(previous[sig].sa_flags & SA_SIGINFO) && previous[sig].sa_handler == SIG_IGN)
+        ::sigaction(sig, &previous[sig], nullptr);
     }
     return true;
   }();
@@ -74,9 +79,6 @@ int remove_on_signal(const std::string& path) {
 
 void remove_registered_files() { remove_all(); }
 
-namespace {
-std::atomic<bool> skip_shutdown{false};
-}
 void skip_library_shutdown() { skip_shutdown.store(true); }
 bool library_shutdown_skipped() { return skip_shutdown.load(); }
 

@@ -25,7 +25,8 @@ for _k, _v in {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": 
 
 # What a crash or an uncoordinated failure leaves on stderr; a clean error shows none of it.
 CRASH_MARKERS = ("terminate called", "Abort", "MPI_ABORT", "backtrace", "Segmentation",
-                 "core dumped", "HDF5-DIAG", "AddressSanitizer", "LeakSanitizer", ": runtime error: ")
+                 "core dumped", "HDF5-DIAG", "ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                 ": runtime error: ")  # not ASan's "WARNING: ... failed to allocate" (a NULL return)
 
 
 def ranks_from(argv):
