@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 
@@ -64,8 +65,33 @@ std::string shorten_words(const std::string& msg) {
   return out;
 }
 
+// Names read from corrupt files can hold any byte: escape control characters and invalid UTF-8
+// as \xNN, so the message stays readable text and cannot drive the terminal.
+std::string printable(const std::string& msg) {
+  std::string out;
+  const auto* b = reinterpret_cast<const unsigned char*>(msg.data());
+  const std::size_t n = msg.size();
+  for (std::size_t i = 0; i < n;) {
+    const unsigned char c = b[i];
+    std::size_t len = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    bool ok = len > 0 && i + len <= n && !(len == 2 && c < 0xC2);
+    for (std::size_t k = 1; ok && k < len; ++k) ok = (b[i + k] & 0xC0) == 0x80;
+    if (ok && len == 1 && (c == 0x7F || (c < 0x20 && c != '\n' && c != '\t'))) ok = false;
+    if (ok) {
+      out.append(msg, i, len);
+      i += len;
+    } else {
+      char hex[5];
+      std::snprintf(hex, sizeof hex, "\\x%02X", c);
+      out += hex;
+      ++i;
+    }
+  }
+  return out;
+}
+
 void print_error(const std::string& full, int rank_note) {
-  const std::string msg = shorten_words(full);
+  const std::string msg = printable(shorten_words(full));
   if (rank_note >= 0)
     std::fprintf(stderr, "tessera: error (rank %d): %s\n", rank_note, msg.c_str());
   else
@@ -107,6 +133,10 @@ int run_cli(int argc, char** argv) {
   } catch (const AgreedError& e) {
     // Every rank knows; one prints. Name the rank when only one of several saw the problem.
     if (rank == 0) print_error(e.what(), size > 1 && e.failed_ranks == 1 ? e.origin_rank : -1);
+    if (library_shutdown_skipped()) {
+      std::fflush(nullptr);
+      std::_Exit(static_cast<int>(e.code()));
+    }
     return static_cast<int>(e.code());
   } catch (const UsageError& e) {
     // Command lines are the same on every rank, so is this error.

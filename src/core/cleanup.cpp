@@ -6,6 +6,17 @@
 #include <atomic>
 #include <cstring>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define TESSERA_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TESSERA_ASAN 1
+#endif
+#endif
+#ifdef TESSERA_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 namespace tessera {
 namespace {
 
@@ -14,6 +25,8 @@ constexpr int slots = 4;
 constexpr std::size_t max_path = 4096;
 char paths[slots][max_path];
 std::atomic<bool> used[slots];
+
+std::atomic<bool> skip_shutdown{false};
 
 constexpr int caught[] = {SIGTERM, SIGINT, SIGHUP, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
 struct sigaction previous[NSIG];
@@ -33,11 +46,17 @@ void on_signal(int sig) {
 
 void install_once() {
   static const bool installed = [] {
+#ifdef TESSERA_ASAN
+    __sanitizer_set_death_callback(remove_all);  // a sanitizer report ends the process with _exit
+#endif
     for (int sig : caught) {
       struct sigaction sa {};
       sa.sa_handler = on_signal;
       sigemptyset(&sa.sa_mask);
       ::sigaction(sig, &sa, &previous[sig]);
+      // A signal ignored on purpose (nohup) stays ignored: the run goes on, so must its files.
+      if (!(previous[sig].sa_flags & SA_SIGINFO) && previous[sig].sa_handler == SIG_IGN)
+        ::sigaction(sig, &previous[sig], nullptr);
     }
     return true;
   }();
@@ -59,6 +78,9 @@ int remove_on_signal(const std::string& path) {
 }
 
 void remove_registered_files() { remove_all(); }
+
+void skip_library_shutdown() { skip_shutdown.store(true); }
+bool library_shutdown_skipped() { return skip_shutdown.load(); }
 
 void forget_on_signal(int slot) {
   if (slot >= 0 && slot < slots) used[slot].store(false);

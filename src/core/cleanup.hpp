@@ -10,6 +10,12 @@ namespace tessera {
 // Registers `path` (at most a few at a time); returns a slot for forget_on_signal.
 int remove_on_signal(const std::string& path);
 void forget_on_signal(int slot);
+// HDF5 1.10 crashes (SIGSEGV in H5F__close_cb) when it closes, at MPI_Finalize or exit, a file
+// whose close already failed (a write past a size limit or on a full disk). After such a failure
+// the process ends with _Exit instead, skipping the libraries' shutdown; main asks here.
+void skip_library_shutdown();
+bool library_shutdown_skipped();
+
 // Removes the registered files now: before a rank aborts the whole job (MPI_Abort unwinds nothing).
 void remove_registered_files();
 

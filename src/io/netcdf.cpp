@@ -140,6 +140,12 @@ File::~File() noexcept {
   if (id_ >= 0) nc_close(id_);
 }
 
+void File::abandon() noexcept {
+  if (id_ < 0) return;
+  nc_abort(id_);
+  id_ = -1;
+}
+
 void File::close() {
   if (id_ < 0) return;
   int id = id_;

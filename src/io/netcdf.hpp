@@ -32,6 +32,8 @@ class File {
   ~File() noexcept;
 
   void close();  // explicit close that reports errors (the destructor cannot)
+  // After a failed write: nc_abort instead of nc_close (see the .cpp).
+  void abandon() noexcept;
   int id() const { return id_; }
   const std::string& path() const { return path_; }
 

@@ -1,6 +1,7 @@
 #include "io/sink.hpp"
 
 #include <fcntl.h>
+#include <hdf5.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -38,8 +39,21 @@ std::vector<T> convert(const OutputVariable& v) {
   return out;
 }
 
+void write_file_to(nc::File& f, const OutputDataset& ds);
+
 void write_file(const std::string& tmp, const OutputDataset& ds, const mpi::Comm& comm) {
   nc::File f = nc::File::create_parallel(tmp, comm);
+  try {
+    write_file_to(f, ds);
+  } catch (...) {
+    f.abandon();
+    // A file HDF5 could not close stays in its tables, and closing it again at shutdown crashes.
+    if (H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_FILE) > 0) skip_library_shutdown();
+    throw;
+  }
+}
+
+void write_file_to(nc::File& f, const OutputDataset& ds) {
   std::vector<int> dimids;
   for (const auto& d : ds.dims) dimids.push_back(f.define_dimension(d.name, d.length));
   auto dim_id = [&](const std::string& name) {
@@ -159,7 +173,8 @@ void write_output(const std::string& path, bool overwrite, const OutputDataset& 
     write_file(tmp, ds, comm);
   } catch (const Error& e) {
     code = static_cast<int>(e.code());
-    msg = e.what();
+    msg = std::string(e.what()) + " (writing the output '" + path +
+          "'; check free space, quota and file-size limit there)";
   }
   mpi::Agreement a = mpi::agree(comm, code, msg);
   if (comm.rank() == 0 && a.code == 0) {

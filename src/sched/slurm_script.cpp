@@ -114,12 +114,14 @@ rc=$?
 set -e
 
 # Ranks Tessera saw (the report's "ranks"): fewer means every rank ran alone, e.g. an MPI
-# library that cannot use srun's PMI plugin.
-if [ "$rc" -eq 0 ]; then
-  seen=$(sed -n 's/^ *"ranks": *\([0-9][0-9]*\).*/\1/p' "$TESSERA_REPORT" 2>/dev/null | head -n 1) || seen=""
-  [ -n "$seen" ] || fail 4 "tessera exited 0 but wrote no report at $TESSERA_REPORT"
-  [ "$seen" -eq "$ranks" ] ||
-    fail 4 "tessera ran on $seen rank(s), the allocation has $ranks task(s): ${launch[0]} did not start one MPI job (try TESSERA_LAUNCHER=mpirun, or TESSERA_SRUN_MPI matching your MPI)"
+# library that cannot use srun's PMI plugin. Checked on failure too: such singletons compete
+# for the output's lock, so one writes a report and the others exit 4.
+seen=$(sed -n 's/^ *"ranks": *\([0-9][0-9]*\).*/\1/p' "$TESSERA_REPORT" 2>/dev/null | head -n 1) || seen=""
+if [ "$rc" -eq 0 ] && [ -z "$seen" ]; then
+  fail 4 "tessera exited 0 but wrote no report at $TESSERA_REPORT"
+fi
+if [ -n "$seen" ] && [ "$seen" -ne "$ranks" ]; then
+  fail 4 "tessera ran on $seen rank(s), the allocation has $ranks task(s): ${launch[0]} did not start one MPI job (try TESSERA_LAUNCHER=mpirun, or TESSERA_SRUN_MPI matching your MPI)"
 fi
 # Tessera's own codes pass through; anything else (a crash, a launcher error) is a runtime failure.
 case "$rc" in

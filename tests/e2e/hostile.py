@@ -48,9 +48,11 @@ def job_text(name, path, variable="tas", reductions=None, memory=None, inputs=1)
     return "\n".join(lines) + "\n"
 
 
-def leftovers(folder):
-    """Temporary outputs and lock files Tessera may leave next to an output."""
-    return sorted(n for n in os.listdir(folder) if n.endswith(".tmp") or n.endswith(".tessera.lock"))
+def leftovers(folder, name=""):
+    """Temporary outputs and lock files Tessera may leave next to an output (of `name`.nc only,
+    when given, so one case's leftovers do not fail the next ones too)."""
+    return sorted(n for n in os.listdir(folder) if (n.endswith(".tmp") or n.endswith(".tessera.lock"))
+                  and n.startswith("." + name))
 
 
 class Cases:
@@ -91,7 +93,7 @@ class Cases:
             for f in fragments:
                 assert f in r.stderr, f"stderr lacks {f!r}\n" + describe(r)
             assert not os.path.exists(out), "output written despite the error"
-        left = leftovers(self.ws.path("out"))
+        left = leftovers(self.ws.path("out"), name + ".nc")
         assert not left, f"left behind: {left}"
         return r
 
@@ -113,7 +115,7 @@ class Cases:
             f.write(b)
         return "../data/" + name
 
-    def truncations(self, t, src, fractions, code_for_data_cut):
+    def truncations(self, t, src, fractions):
         size = os.path.getsize(self.data(src))
         points = [0, 1, 4, 8, 64, 512] + [int(size * f) for f in fractions] + [size - 1]
         for n in sorted(set(p for p in points if p < size)):
@@ -267,8 +269,8 @@ def inputs_suite(ranks, t):
         c = Cases(ws, ranks)
         if not t.check("generate sample data", c.setup):
             return
-        c.truncations(t, "nc4.nc", (0.1, 0.5, 0.9), 3)
-        c.truncations(t, "cdf.nc", (0.02, 0.5, 0.9), 3)
+        c.truncations(t, "nc4.nc", (0.1, 0.5, 0.9))
+        c.truncations(t, "cdf.nc", (0.02, 0.5, 0.9))
         c.bit_flips(t, "nc4.nc", 12, 4096)
         c.bit_flips(t, "cdf.nc", 10, c.cdf_header_size("cdf.nc"))
         c.bit_flips(t, "cdf5.nc", 6, c.cdf_header_size("cdf5.nc"))
@@ -287,6 +289,12 @@ def inputs_suite(ranks, t):
 # A rank whose write fails while the others are inside a collective HDF5 call cannot agree with
 # them: after TESSERA_FAILURE_TIMEOUT seconds it ends the job (MPI_ABORT). Short here, for speed.
 os.environ["TESSERA_FAILURE_TIMEOUT"] = "5"
+
+
+def faults_env():
+    """Open MPI's default grace between SIGTERM and SIGKILL (harness.py shortens it for speed):
+    rank 0 removes the lock and temporary file in that second."""
+    os.environ["OMPI_MCA_odls_base_sigkill_timeout"] = "1"
 
 
 def assert_clean_failure(r, code):
@@ -378,7 +386,8 @@ class Faults:
         alive = [q for q in pids.values() if os.path.exists(f"/proc/{q}") and
                  open(f"/proc/{q}/stat").read().split()[2] != "Z"]
         assert not alive, f"ranks {alive} still running after {what}"
-        if rank is not None:  # the launcher names the rank and the signal
+        if sig == signal.SIGKILL:  # the launcher names the rank and the signal (a crash may go through a
+            # sanitizer's SEGV handler, which exits instead)
             assert re.search(rf"rank {rank}\b.*signal {sig}", r.stderr.replace("\n", " ")), \
                 "no message naming the rank and signal\n" + describe(r)
         self.no_output("long")
@@ -457,6 +466,7 @@ class Faults:
 
 
 def faults_suite(ranks, t):
+    faults_env()
     with Workspace() as ws:
         f = Faults(ws, ranks)
         if not t.check("faults: generate a 74 MB input", f.setup):
