@@ -383,9 +383,22 @@ class Faults:
         r = self.finish(p, 10)
         took = time.monotonic() - t0
         assert r.returncode != 0, "exit 0 after " + what + "\n" + describe(r)
-        alive = [q for q in pids.values() if os.path.exists(f"/proc/{q}") and
-                 open(f"/proc/{q}/stat").read().split()[2] != "Z"]
-        assert not alive, f"ranks {alive} still running after {what}"
+        def still_alive():
+            alive = []
+            for q in pids.values():
+                try:
+                    if open(f"/proc/{q}/stat").read().split()[2] != "Z":
+                        alive.append(q)
+                except OSError:
+                    pass
+            return alive
+        # mpirun may return while the launcher's SIGKILL is still reaching a rank: the bound is
+        # 10 s from the fault for every process, not the instant mpirun exits.
+        alive = still_alive()
+        while alive and time.monotonic() - t0 < 10:
+            time.sleep(0.1)
+            alive = still_alive()
+        assert not alive, f"ranks {alive} still running 10 s after {what}"
         if sig == signal.SIGKILL:  # the launcher names the rank and the signal (a crash may go through a
             # sanitizer's SEGV handler, which exits instead)
             assert re.search(rf"rank {rank}\b.*signal {sig}", r.stderr.replace("\n", " ")), \
