@@ -1,6 +1,8 @@
 #include "io/sink.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <hdf5.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -114,6 +116,18 @@ std::string OutputLock::path_for(const std::string& output_path) {
 }
 
 OutputLock::OutputLock(const std::string& output_path) : path_(path_for(output_path)) {
+  // Stop signals wait until the file is ours and registered for removal (or left to its owner):
+  // a SIGTERM between creating and registering it would leave it behind.
+  struct BlockStopSignals {
+    sigset_t old;
+    BlockStopSignals() {
+      sigset_t block;
+      sigemptyset(&block);
+      for (int sig : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&block, sig);
+      ::pthread_sigmask(SIG_BLOCK, &block, &old);
+    }
+    ~BlockStopSignals() { ::pthread_sigmask(SIG_SETMASK, &old, nullptr); }
+  } blocked;
   // Another run may remove the lock file between our open and flock; then we hold a lock on
   // an unlinked file, so check that the path still names what we locked, and retry if not.
   for (int attempt = 0; attempt < 100; ++attempt) {

@@ -364,7 +364,7 @@ class Faults:
     def no_output(self, name):
         out = self.ws.path("out", name + ".nc")
         assert not os.path.exists(out), f"output {out} left behind"
-        left = leftovers(self.ws.path("out"))
+        left = leftovers(self.ws.path("out"), name + ".nc")
         assert not left, f"left behind: {left}"
 
     def strike(self, rank, sig, what):
@@ -403,8 +403,14 @@ class Faults:
             # sanitizer's SEGV handler, which exits instead)
             assert re.search(rf"rank {rank}\b.*signal {sig}", r.stderr.replace("\n", " ")), \
                 "no message naming the rank and signal\n" + describe(r)
-        self.no_output("long")
-        Tally.note(f"{what}: all {self.ranks} ranks stopped {took:.1f} s later, exit {r.returncode}")
+        out = self.ws.path("out")
+        assert not os.path.exists(os.path.join(out, "long.nc")), "output left behind"
+        temps = [n for n in leftovers(out, "long.nc") if n.endswith(".tmp")]
+        assert not temps, f"temporary files left behind: {temps}"
+        # Rank 0 removes the lock file on the launcher's SIGTERM, but the launcher may kill it
+        # first (SIGKILL after 1 s): a stale lock file is harmless, the kernel released the lock.
+        stale = " (a stale lock file stayed)" if leftovers(out, "long.nc") else ""
+        Tally.note(f"{what}: all {self.ranks} ranks stopped {took:.1f} s later, exit {r.returncode}{stale}")
 
     def mount_small_fs(self):
         """A 600 KB tmpfs (root in a container can mount one); None where that is refused."""
