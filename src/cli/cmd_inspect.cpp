@@ -59,7 +59,7 @@ void print_decomposition(std::ostream& os, const std::string& path, const Variab
   InputMeta m;
   m.alias = "in";
   m.var = v;
-  m.parts.push_back({path, "", 0, v.shape[0]});
+  m.parts.push_back({path, "", 0, v.shape[0], ""});
   const Plan p = make_plan(job, {m}, ranks);
   const auto& ip = p.inputs.front();
   os << "      decomposition for a mean over '" << v.dims[0] << "' on " << ranks << " ranks: split along '"

@@ -39,7 +39,7 @@ InputMeta meta_of(Sizes shape, Sizes chunks = {}, DType type = DType::f32,
   m.var.shape = std::move(shape);
   m.var.type = type;
   m.var.chunks = std::move(chunks);
-  m.parts.push_back(FilePart{"/data/tas.nc", "netCDF-4", 0, m.var.shape.empty() ? 0 : m.var.shape[0]});
+  m.parts.push_back(FilePart{"/data/tas.nc", "netCDF-4", 0, m.var.shape.empty() ? 0 : m.var.shape[0], ""});
   return m;
 }
 
