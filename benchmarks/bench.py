@@ -38,7 +38,8 @@ MPI_ENV = {
 
 
 def run(cmd, env=None, cwd=None):
-    """Runs cmd; returns (wall seconds, peak RSS in MiB of the largest process in its tree)."""
+    """Runs cmd; returns (wall seconds, peak RSS in MiB of the largest process in its tree, user+system CPU
+    seconds of the tree: less sensitive than wall time to other load on a shared machine)."""
     t0 = time.perf_counter()
     p = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(p.pid, 0)
@@ -48,7 +49,7 @@ def run(cmd, env=None, cwd=None):
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         sys.exit(f"bench: {' '.join(cmd)} failed ({code}):\n{err}")
-    return wall, usage.ru_maxrss / 1024.0
+    return wall, usage.ru_maxrss / 1024.0, usage.ru_utime + usage.ru_stime
 
 
 def job_file(path, inputs, reductions, out, memory="256MiB"):
@@ -250,10 +251,12 @@ def main():
         rss = {t[0]: 0.0 for t in tools}
         phases = {t[0]: [] for t in tools}
         reads = {t[0]: [] for t in tools}
+        cpus = {t[0]: [] for t in tools}
         for _ in range(args.reps):
             for name, cmd, report in tools:  # interleaved: A B C A B C ...
-                w, m = run(cmd, env=env)
+                w, m, c = run(cmd, env=env)
                 walls[name].append(w)
+                cpus[name].append(c)
                 rss[name] = max(rss[name], m)
                 if report:
                     with open(report) as fh:
@@ -266,6 +269,7 @@ def main():
             med = statistics.median(walls[name])
             rows.append({
                 "case": case, "tool": name, "median_s": round(med, 4), "min_s": round(min(walls[name]), 4),
+                "cpu_s": round(statistics.median(cpus[name]), 4),
                 "peak_rss_mib": round(rss[name], 1),
                 "read_s": round(statistics.median(reads[name]), 4) if reads[name] else "",
                 "read_compute_s": round(statistics.median(phases[name]), 4) if phases[name] else "",
@@ -280,14 +284,14 @@ def main():
         w = csv.DictWriter(fh, fieldnames=list(rows[0].keys()))
         w.writeheader()
         w.writerows(rows)
-    md = ["| case | tool | median s | tessera / tool (time) | peak RSS MiB | tessera / tool (RSS) "
+    md = ["| case | tool | median s | tessera / tool (time) | CPU s | peak RSS MiB | tessera / tool (RSS) "
           "| tessera read s | tessera read+compute s |",
-          "|---|---|---|---|---|---|---|---|"]
+          "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        md.append(f"| {r['case']} | {r['tool']} | {r['median_s']:.3f} | {r['time_ratio']:.2f} | "
+        md.append(f"| {r['case']} | {r['tool']} | {r['median_s']:.3f} | {r['time_ratio']:.2f} | {r['cpu_s']:.2f} | "
                   f"{r['peak_rss_mib']:.0f} | {r['rss_ratio']} | {r['read_s']} | {r['read_compute_s']} |")
     header = (f"Dataset {shape} float32 ({nbytes / 1e9:.2f} GB per copy), {args.reps} interleaved repetitions, "
-              f"page cache warm, {os.cpu_count()} cores. Ratios: the case's Tessera run (2 ranks) over the tool, "
+              f"page cache warm, {os.cpu_count()} cores; CPU s: user+system of the process tree. Ratios: the case's Tessera run (2 ranks) over the tool, "
               f"time and peak RSS (below 1: Tessera faster / smaller); in the memory-scaling case, the 4x run over "
               f"each. Reproduce: /usr/bin/python3 benchmarks/bench.py{' --small' if args.small else ''} "
               f"--reps {args.reps}\n\n")
