@@ -163,7 +163,8 @@ write_meta() { # write_meta MODE JOBIDS...
   local mode=$1 ids=""
   shift
   [ $# -eq 0 ] || ids=$(printf '"%s",' "$@")
-  cat >"$out/sweep.json" <<EOF
+  # Written aside and renamed: whoever waits for sweep.json never reads it half-written.
+  cat >"$out/.sweep.json.tmp" <<EOF
 {
   "kind": "$kind",
   "mode": "$mode",
@@ -175,6 +176,7 @@ write_meta() { # write_meta MODE JOBIDS...
   "created": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 }
 EOF
+  mv -f "$out/.sweep.json.tmp" "$out/sweep.json"
 }
 
 collect() {

@@ -144,7 +144,7 @@ slurm_sweep() {
     -- --quiet >"$work/$name.log" 2>&1 &
   sweeper=$!
   track_group "$sweeper"
-  for t in $(seq 1 100); do
+  for t in $(seq 1 600); do  # up to 60 s: submitting is slow on a loaded 2-core machine
     [ -f "$work/$name/sweep.json" ] || ! kill -0 "$sweeper" 2>/dev/null && break
     sleep 0.1
   done
