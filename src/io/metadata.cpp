@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/dtype.hpp"
 #include "core/error.hpp"
 
 namespace tessera {
@@ -42,12 +43,25 @@ const CoordinateInfo* InputMeta::coordinate(const std::string& dim) const {
   return nullptr;
 }
 
+bool InputMeta::reads_whole_chunks() const {
+  // Local NetCDF chunks stored without filters are read straight into the tile buffer (the chunk
+  // cache is bypassed), so any part of one costs only its bytes. Filtered chunks are decoded
+  // whole, and remote or Zarr chunks are fetched whole.
+  return !var.chunks.empty() && !(kind == "netcdf" && var.compression.empty());
+}
+
+std::uint64_t InputMeta::chunk_bytes() const {
+  if (var.chunks.empty()) return 0;
+  std::uint64_t n = std::max<std::uint64_t>(dtype_size(var.type), 1);
+  for (std::size_t c : var.chunks) n *= c;  // scan refused chunks above 1 GiB, so no overflow
+  return n;
+}
+
 std::vector<std::size_t> InputMeta::chunk_alignment() const {
   std::vector<std::size_t> a(var.shape.size(), 1);
-  // Local NetCDF chunks stored without filters are read straight into the tile buffer (the chunk
-  // cache is bypassed), so any part of one costs only its bytes: no alignment needed, and the
-  // plan may split a kept axis instead of exchanging partial states.
-  if (kind == "netcdf" && var.compression.empty()) return a;
+  // Partial chunks cost only their bytes: no alignment needed, and the plan may split a kept
+  // axis instead of exchanging partial states.
+  if (!reads_whole_chunks()) return a;
   if (var.chunks.size() == a.size())
     for (std::size_t i = 0; i < a.size(); ++i) a[i] = std::max<std::size_t>(1, var.chunks[i]);
   // Axis 0 also breaks at file boundaries; those are handled by the reader, not the alignment.

@@ -64,6 +64,8 @@ struct InputMeta {
   const CoordinateInfo* coordinate(const std::string& dim) const;
   // Per axis, the step that keeps hyperslabs on chunk boundaries (1 when unchunked).
   std::vector<std::size_t> chunk_alignment() const;
+  bool reads_whole_chunks() const;   // every read decodes or fetches whole chunks
+  std::uint64_t chunk_bytes() const; // uncompressed bytes of one chunk; 0 when contiguous
 };
 
 std::string to_json(const InputMeta& m);

@@ -335,8 +335,15 @@ Plan make_plan(const JobSpec& job, const std::vector<InputMeta>& metas, int rank
       // one chunk where chunks are larger (no chunk decompressed twice), at most 64 MiB. A buffer
       // that small is still in the last-level cache when the kernels read it (3 GB time mean on
       // 2 ranks: ~20% less CPU than 64 MiB tiles, and 50 MiB less memory per rank).
-      std::uint64_t chunk_bytes = m.var.chunks.empty() ? 0 : ip.element_bytes;
-      for (std::size_t c : m.var.chunks) chunk_bytes *= c;
+      const std::uint64_t chunk_bytes = m.chunk_bytes();
+      // A chunk read whole (decoded or fetched) must fit the budget on its own, or the budget
+      // would be a promise the reader cannot keep.
+      const auto mib = [](std::uint64_t b) { return std::to_string((b + (1u << 20) - 1) >> 20) + " MiB"; };
+      if (m.reads_whole_chunks() && chunk_bytes > job.run.memory_per_rank)
+        throw JobError("input '" + m.alias + "': variable '" + m.var.name + "' has chunks of " + mib(chunk_bytes) +
+                       " uncompressed, which Tessera reads whole, but run.memory_per_rank is " +
+                       mib(job.run.memory_per_rank) + ": raise memory_per_rank to at least " + mib(chunk_bytes) +
+                       ", or rechunk the file (e.g. nccopy -c)");
       const std::uint64_t buffer =
           std::min({job.run.memory_per_rank, max_tile_bytes, std::max(cache_tile_bytes, chunk_bytes)});
       ip.tile_elements = std::max<std::uint64_t>(1, buffer / ip.element_bytes);

@@ -230,6 +230,18 @@ class Cases:
             v[:] = np.ones((24, 10, 20))
         t.check("a 3.2 GB compressed chunk in a 3 MB file: exit 3 naming the chunk size", self.outcome, "bomb",
                 job_text("bomb", "../data/bomb.nc"), (3,), ["chunks of 3200 MiB"])
+        # A 2 MiB compressed chunk is decoded whole: more than a 1 MiB budget allows.
+        with netCDF4.Dataset(self.data("bigchunk.nc"), "w") as d:
+            for n, size in (("time", None), ("lat", 512), ("lon", 512)):
+                d.createDimension(n, size)
+            v = d.createVariable("tas", "f4", ("time", "lat", "lon"), chunksizes=(2, 512, 512), zlib=True,
+                                 complevel=1)
+            v[:] = np.ones((4, 512, 512))
+        t.check("a 2 MiB deflated chunk with memory_per_rank 1MiB: exit 2 naming both", self.outcome, "bigchunk",
+                job_text("bigchunk", "../data/bigchunk.nc", memory="1MiB"), (2,),
+                ["chunks of 2 MiB", "memory_per_rank is 1 MiB"])
+        t.check("the same chunk with memory_per_rank 2MiB: exit 0", self.outcome, "bigchunk2",
+                job_text("bigchunk2", "../data/bigchunk.nc", memory="2MiB"), (0,))
 
     def empty_dims(self, t):
         with netCDF4.Dataset(self.data("norecords.nc"), "w") as d:

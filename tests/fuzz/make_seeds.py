@@ -115,9 +115,24 @@ def decoding_seeds():
     put("decoding", "text-scale", bytes([2, 1, 0x82]))
 
 
+# ---- calendar: [calendar selector][time value f64][units length][units][job-file date]
+def calendar_seeds():
+    def seed(which, value, units, date):
+        u = units.encode()
+        return bytes([which]) + struct.pack("<d", value) + bytes([len(u)]) + u + date.encode()
+    put("calendar", "standard-days", seed(0, 36524.25, "days since 1850-01-01 00:00:00", "1991-01-01"))
+    put("calendar", "gap-1582", seed(0, -0.5, "hours since 1582-10-15", "1582-10-04T23:59:59.5"))
+    put("calendar", "noleap-common-years", seed(3, 2.5, "common_years since 2000-1-1", "2020-02"))
+    put("calendar", "360-months", seed(7, 13.0, "months since 0001-01-01", "2001-02-30"))
+    put("calendar", "julian-zone", seed(8, 1e6, "seconds since 1900-01-01T00:00:00+05:30", "-0044-03-15"))
+    put("calendar", "all-leap-end", seed(5, 59.999999, "minutes since 2000-12-31 23:00", "2000-12-31 12:30"))
+    put("calendar", "free-name", seed(0x85, 1.0, "days since 2000-01-01", "360_day"))
+
+
 if __name__ == "__main__":
     job_seeds()
     cdf_seeds()
     meta_seeds()
     decoding_seeds()
+    calendar_seeds()
     print("seeds written under", os.path.join(HERE, "corpus"), file=sys.stderr)

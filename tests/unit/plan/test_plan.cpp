@@ -286,6 +286,24 @@ TEST(Plan, TinyMemoryStillPlansOneElementTiles) {
   EXPECT_EQ(plan.inputs[0].tiles[0].size(), 24u);
 }
 
+TEST(Plan, ChunksReadWholeMustFitTheMemoryBudget) {
+  // 4 x 8 x 8 floats = 1 KiB per chunk: decoded whole when deflated, read in part when plain.
+  const JobSpec job = job_of({reduction("m", Op::mean, {"time"})}, 1000);
+  try {
+    make_plan(job, {deflated(meta_of({8, 8, 8}, {4, 8, 8}))}, 2);
+    FAIL() << "no exception";
+  } catch (const JobError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("'tas'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("memory_per_rank"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("nccopy -c"), std::string::npos) << msg;
+  }
+  const InputMeta plain = meta_of({8, 8, 8}, {4, 8, 8});
+  const Plan plan = make_plan(job, {plain}, 2);
+  check_plan(plan, job, plain, 2);
+  EXPECT_NO_THROW(make_plan(job_of({reduction("m", Op::mean, {"time"})}, 1024), {deflated(meta_of({8, 8, 8}, {4, 8, 8}))}, 2));
+}
+
 TEST(Plan, UnknownDimensionThrowsJobErrorNamingIt) {
   const InputMeta m = meta_of({4, 3, 2});
   const JobSpec job = job_of({reduction("bad", Op::mean, {"time", "depth"})});
