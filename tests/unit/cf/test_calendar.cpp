@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../thrown.hpp"
+
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -43,15 +45,7 @@ Calendar cal(const std::string& name) {
 }
 
 // The std::invalid_argument message of f() (fails the test if none is thrown).
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no std::invalid_argument thrown";
-  return "";
-}
+std::string error_of(const std::function<void()>& f) { return testing::message_of<std::invalid_argument>(f); }
 #define EXPECT_HAS(text, part) EXPECT_NE(std::string(text).find(part), std::string::npos) << (text)
 
 std::int64_t micros_of_second(const DateTime& d) { return std::llround(d.second * 1e6); }

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "../thrown.hpp"
+
 #include <cmath>
 #include <limits>
 #include <string>
@@ -25,16 +27,7 @@ Attribute num(const char* name, DType t, std::vector<double> v) { return Attribu
 
 // The message of the InputError thrown by decoding_for (fails the test if none is thrown).
 std::string error_of(const VariableInfo& v, const std::string& where = "input 'a'") {
-  try {
-    decoding_for(v, where);
-  } catch (const InputError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "no exception";
-  return "";
+  return testing::message_of<InputError>([&] { decoding_for(v, where); });
 }
 
 TEST(Decoding, PlainVariableIsNotPackedAndHasNoMissingValues) {

@@ -3,6 +3,8 @@
 // missing key indexed past the end of a const JSON object).
 #include <gtest/gtest.h>
 
+#include "../thrown.hpp"
+
 #include <cmath>
 #include <string>
 
@@ -35,16 +37,7 @@ InputMeta sample() {
 }
 
 std::string error_of(const std::string& message) {
-  try {
-    input_meta_from_json(message);
-  } catch (const RuntimeError& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "wrong exception type: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "no exception";
-  return "";
+  return testing::message_of<RuntimeError>([&] { input_meta_from_json(message); });
 }
 
 TEST(Metadata, RoundTripsExactlyIncludingNaN) {
