@@ -29,7 +29,9 @@ struct StateViews {
 // MinMax / Sum / Sq select what the state holds (count always); Split: some sum is in the
 // split tier (the other, if fast, uses a split constant of 0, which leaves v whole). NM: how many
 // missing-value slots to test (1 serves the usual lone _FillValue: 3 compares less per value).
-template <class T, bool MinMax, bool Sum, bool Sq, bool Split, int NM = 4>
+// Dense: the region's statistics found every value valid, so the fast loop adds them untested
+// and counts each cell's run once (the same sums and counts).
+template <class T, bool MinMax, bool Sum, bool Sq, bool Split, int NM = 4, bool Dense = false>
 struct AddKernel {
   const T* raw;
   TileGeometry g;
@@ -77,9 +79,15 @@ struct AddKernel {
     }
     auto run = [&](const T* p, std::size_t stride) {
       for (int j = 0; j < len; ++j) {
-        double x, v;
-        const std::uint64_t ok = decode_masked(p[j * stride], x, v);
-        k[j] += static_cast<std::int64_t>(ok & 1);
+        [[maybe_unused]] double x;
+        double v;
+        [[maybe_unused]] std::uint64_t ok = ~std::uint64_t(0);
+        if constexpr (Dense) {
+          x = v = static_cast<double>(p[j * stride]);
+        } else {
+          ok = decode_masked(p[j * stride], x, v);
+          k[j] += static_cast<std::int64_t>(ok & 1);
+        }
         if constexpr (Sum) {
           if constexpr (Split) {
             const double top = (v + cs) - cs;  // v rounded to the split bit: exact pieces
@@ -125,7 +133,7 @@ struct AddKernel {
     }
     for (int j = 0; j < len; ++j) {
       const std::size_t c = st + j * g.run_state;
-      s.count(c) += k[j];
+      s.count(c) += Dense ? static_cast<std::int64_t>(g.reduced) : k[j];
       if constexpr (Sum) {
         s.sum_hi(c) += sh[j];
         if constexpr (Split)
