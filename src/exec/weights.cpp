@@ -172,7 +172,15 @@ WeightField make_weights(const JobSpec& job, const ReductionSpec& r, const Selec
     w.source = "cos(latitude)";
     for (std::size_t j = 0; j < ny; ++j) wy[j] = std::max(0.0, std::cos(cy->values[j] * deg));
   }
-  if (lon >= 0) {
+  // Equal longitude widths (regular grids): the weights depend on latitude alone, and keeping
+  // them over latitude only lets the weighted kernel add a row's weight sum once per row.
+  const bool regular = std::all_of(wx.begin(), wx.end(), [&](double d) { return d == wx[0]; });
+  if (lon >= 0 && regular) {
+    w.axes = {std::size_t(lat)};
+    w.shape = {ny};
+    w.values.resize(ny);
+    for (std::size_t j = 0; j < ny; ++j) w.values[j] = wy[j] * wx[0];  // the same products as below
+  } else if (lon >= 0) {
     w.axes = {std::size_t(std::min(lat, lon)), std::size_t(std::max(lat, lon))};
     w.shape = {m.var.shape[w.axes[0]], m.var.shape[w.axes[1]]};
     w.values.resize(ny * nx);

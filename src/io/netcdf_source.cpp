@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/error.hpp"
+#include "io/cdf_reader.hpp"
 #include "io/hdf5_source.hpp"
 #include "io/netcdf.hpp"
 #include "io/source.hpp"
@@ -46,7 +47,8 @@ class NetcdfSource final : public Source {
       }
       char* out = static_cast<char*>(dst) + (piece.start[0] - box.start[0]) * row;
       piece.start[0] -= part.offset;  // into the file's own index space
-      file(p).read(meta_.var.name, piece, meta_.var.type, out);
+      if (const CdfReader* d = direct(p)) d->read(piece, out);
+      else file(p).read(meta_.var.name, piece, meta_.var.type, out);
     }
   }
 
@@ -59,7 +61,24 @@ class NetcdfSource final : public Source {
     }
     return it->second;
   }
+  // Local NetCDF-3 parts are read with pread at the header's offsets (CdfReader); nullptr
+  // (remembered) sends a part through netcdf-c. TESSERA_CDF_DIRECT=0 turns it off, to compare.
+  const CdfReader* direct(std::size_t p) {
+    if (collective_) return nullptr;
+    auto it = direct_.find(p);
+    if (it == direct_.end()) {
+      const FilePart& part = meta_.parts[p];
+      const char* env = std::getenv("TESSERA_CDF_DIRECT");
+      const bool cdf3 = part.format == "classic" || part.format == "64-bit offset" || part.format == "CDF5";
+      std::unique_ptr<CdfReader> r;
+      if (cdf3 && part.reader.empty() && !(env && std::string(env) == "0"))
+        r = CdfReader::open(part.path, meta_.var.name, meta_.var.type, meta_.var.shape);
+      it = direct_.emplace(p, std::move(r)).first;
+    }
+    return it->second.get();
+  }
   std::map<std::size_t, nc::File> open_;
+  std::map<std::size_t, std::unique_ptr<CdfReader>> direct_;
   bool collective_ = false;
 };
 

@@ -29,7 +29,9 @@ struct StateViews {
 // MinMax / Sum / Sq select what the state holds (count always); Split: some sum is in the
 // split tier (the other, if fast, uses a split constant of 0, which leaves v whole). NM: how many
 // missing-value slots to test (1 serves the usual lone _FillValue: 3 compares less per value).
-template <class T, bool MinMax, bool Sum, bool Sq, bool Split, int NM = 4>
+// Dense: the region's statistics found every value valid, so the fast loop adds them untested
+// and counts each cell's run once (the same sums and counts).
+template <class T, bool MinMax, bool Sum, bool Sq, bool Split, int NM = 4, bool Dense = false>
 struct AddKernel {
   const T* raw;
   TileGeometry g;
@@ -77,9 +79,15 @@ struct AddKernel {
     }
     auto run = [&](const T* p, std::size_t stride) {
       for (int j = 0; j < len; ++j) {
-        double x, v;
-        const std::uint64_t ok = decode_masked(p[j * stride], x, v);
-        k[j] += static_cast<std::int64_t>(ok & 1);
+        [[maybe_unused]] double x;
+        double v;
+        [[maybe_unused]] std::uint64_t ok = ~std::uint64_t(0);
+        if constexpr (Dense) {
+          x = v = static_cast<double>(p[j * stride]);
+        } else {
+          ok = decode_masked(p[j * stride], x, v);
+          k[j] += static_cast<std::int64_t>(ok & 1);
+        }
         if constexpr (Sum) {
           if constexpr (Split) {
             const double top = (v + cs) - cs;  // v rounded to the split bit: exact pieces
@@ -125,7 +133,7 @@ struct AddKernel {
     }
     for (int j = 0; j < len; ++j) {
       const std::size_t c = st + j * g.run_state;
-      s.count(c) += k[j];
+      s.count(c) += Dense ? static_cast<std::int64_t>(g.reduced) : k[j];
       if constexpr (Sum) {
         s.sum_hi(c) += sh[j];
         if constexpr (Split)
@@ -230,31 +238,53 @@ struct WeightedAddKernel {
     for (int j = 0; j < len; ++j) {
       std::int64_t k[lanes] = {};
       double sh[lanes] = {}, sl[lanes] = {}, wh[lanes] = {}, wl[lanes] = {};
-      auto add = [&](T stored, double wv, int l) {
+      // with_weights false: the caller adds the weights' sum for the whole row (one weight).
+      auto add = [&](T stored, double wv, int l, auto with_weights) {
         double x;
         const std::uint64_t ok = decode(stored, x) ? ~std::uint64_t(0) : 0;
         wv = masked(wv, ok);
         const double v = masked(x, ok) * wv;
         k[l] += static_cast<std::int64_t>(ok & 1);
         if constexpr (Split) {
-          const double top = (v + cs) - cs, wtop = (wv + cw) - cw;
+          const double top = (v + cs) - cs;
           sh[l] += top, sl[l] += v - top;
-          wh[l] += wtop, wl[l] += wv - wtop;
+          if constexpr (decltype(with_weights)::value) {
+            const double wtop = (wv + cw) - cw;
+            wh[l] += wtop, wl[l] += wv - wtop;
+          }
         } else {
-          sh[l] += v, wh[l] += wv;
+          sh[l] += v;
+          if constexpr (decltype(with_weights)::value) wh[l] += wv;
         }
       };
+      // wstride: 1, 0, or -1 for 0 with the weights' sum left to the caller.
       auto row = [&](const T* p, const double* q, auto wstride) {
+        constexpr int ws = decltype(wstride)::value;
+        constexpr std::size_t step = ws == 1 ? 1 : 0;
+        const std::integral_constant<bool, ws >= 0> with_weights;
         std::size_t i = 0;
         for (; i + lanes <= n; i += lanes)
-          for (int l = 0; l < lanes; ++l) add(p[i + l], q[(i + l) * wstride], l);
-        for (; i < n; ++i) add(p[i], q[i * wstride], 0);
+          for (int l = 0; l < lanes; ++l) add(p[i + l], q[(i + l) * step], l, with_weights);
+        for (; i < n; ++i) add(p[i], q[i * step], 0, with_weights);
+      };
+      // One weight for the whole row (e.g. area weights along longitude): the weight's sum over
+      // the row's valid values is k copies of the same split pieces, and k * piece is that exact
+      // partial sum (every partial sum in the batch is exact, hence representable), so it is
+      // added once per row instead of once per value: the same sums, bit for bit.
+      auto row_one_weight = [&](const T* p, const double* q) {
+        std::int64_t before = 0, after = 0;
+        for (int l = 0; l < lanes; ++l) before += k[l];
+        row(p, q, std::integral_constant<int, -1>());
+        for (int l = 0; l < lanes; ++l) after += k[l];
+        const double wv = q[0], wtop = Split ? (wv + cw) - cw : wv;
+        wh[0] += static_cast<double>(after - before) * wtop;
+        if constexpr (Split) wl[0] += static_cast<double>(after - before) * (wv - wtop);
       };
       std::size_t r[tile_max_dims] = {};
       std::size_t off = lay + j * g.run_lay, woff = wlay + j * wg.run_lay;
       for (std::size_t e = 0; e < rows; ++e) {
-        if (wg.rlay[last] == 1) row(raw + off, w + woff, std::integral_constant<std::size_t, 1>());
-        else row(raw + off, w + woff, std::integral_constant<std::size_t, 0>());
+        if (wg.rlay[last] == 1) row(raw + off, w + woff, std::integral_constant<int, 1>());
+        else row_one_weight(raw + off, w + woff);
         for (int a = last - 1; a >= 0; --a) {  // the odometer over the other reduced axes
           off += g.rlay[a], woff += wg.rlay[a];
           if (++r[a] < g.rcount[a]) break;

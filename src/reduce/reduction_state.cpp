@@ -94,14 +94,16 @@ namespace {
 
 template <class T, int NM>
 void launch_typed(const RawTile& tile, const TileGeometry& g, const detail::Missing& miss,
-                  const detail::StateViews& v, const StateNeeds& needs) {
+                  const detail::StateViews& v, const StateNeeds& needs, bool dense) {
   const T* raw = static_cast<const T*>(tile.data);
   auto go = [&](auto kernel) { Kokkos::parallel_for("reduce_region", g.items, kernel); };
   const bool split = v.sum.mode == ExactSum::Mode::split || v.sq.mode == ExactSum::Mode::split;
   if (needs.minmax) go(detail::AddKernel<T, true, false, false, false, NM>{raw, g, miss, v});
   else if (needs.sumsq && split) go(detail::AddKernel<T, false, true, true, true, NM>{raw, g, miss, v});
   else if (needs.sumsq) go(detail::AddKernel<T, false, true, true, false, NM>{raw, g, miss, v});
+  else if (needs.sum && split && dense) go(detail::AddKernel<T, false, true, false, true, NM, true>{raw, g, miss, v});
   else if (needs.sum && split) go(detail::AddKernel<T, false, true, false, true, NM>{raw, g, miss, v});
+  else if (needs.sum && dense) go(detail::AddKernel<T, false, true, false, false, NM, true>{raw, g, miss, v});
   else if (needs.sum) go(detail::AddKernel<T, false, true, false, false, NM>{raw, g, miss, v});
   else go(detail::AddKernel<T, false, false, false, false, NM>{raw, g, miss, v});
 }
@@ -140,8 +142,8 @@ void ReductionState::add(const RawTile& tile, const Box& region, const AxisMap& 
     // Float data with at most one missing value (the common case) gets the lighter test; other
     // types keep one instantiation each, for compile time.
     if constexpr (std::is_floating_point_v<T>)
-      if (dec.n_missing <= 1) return launch_typed<T, 1>(tile, g, miss, v, needs_);
-    launch_typed<T, 4>(tile, g, miss, v, needs_);
+      if (dec.n_missing <= 1) return launch_typed<T, 1>(tile, g, miss, v, needs_, stats.all_valid);
+    launch_typed<T, 4>(tile, g, miss, v, needs_, stats.all_valid);
   });
   host_current_ = false;
 }

@@ -63,11 +63,12 @@ struct FlatStats {
 
   // Largest magnitude bits and (smallest non-zero magnitude bits) - 1 of x[0..len), as masks and
   // integer min/max over locals only: no branch, no bool logic, so GCC vectorises it.
-  KOKKOS_INLINE_FUNCTION void scan(const T* x, std::size_t len, Bits& h_out, Bits& l_out) const {
+  // b_out: all ones in any bit where some value was missing or not finite (0: all valid).
+  KOKKOS_INLINE_FUNCTION void scan(const T* x, std::size_t len, Bits& h_out, Bits& l_out, Bits& b_out) const {
     const Bits one = ~Bits(0);
     const T f0 = fill[0], f1 = fill[1], f2 = fill[2], f3 = fill[3];
     const Bits m0 = use[0], m1 = use[1], m2 = use[2], m3 = use[3];
-    Bits h = 0, l = one;
+    Bits h = 0, l = one, b = 0;
     for (std::size_t i = 0; i < len; ++i) {
       const T v = x[i];
       Bits a, ok;
@@ -89,17 +90,20 @@ struct FlatStats {
       const Bits an = am - 1;  // 0 (missing or zero) wraps to the largest value: never the minimum
       h = am > h ? am : h;
       l = an < l ? an : l;
+      b |= ~ok;
     }
     h_out = h;
     l_out = l;
+    b_out = b;
   }
 
-  KOKKOS_INLINE_FUNCTION void operator()(std::size_t item, Bits& hi, Bits& lo) const {
+  KOKKOS_INLINE_FUNCTION void operator()(std::size_t item, Bits& hi, Bits& lo, Bits& bad) const {
     const std::size_t b = item * chunk, e = b + chunk < n ? b + chunk : n;
-    Bits h, l;
-    scan(raw + b, e - b, h, l);
+    Bits h, l, m;
+    scan(raw + b, e - b, h, l, m);
     hi = h > hi ? h : hi;
     lo = l < lo ? l : lo;
+    bad |= m;
   }
 
   static double magnitude(Bits a) {
@@ -124,13 +128,14 @@ struct RowStats {
   std::size_t base = 0, len = 0;
 
   using Bits = typename FlatStats<T, NM>::Bits;
-  KOKKOS_INLINE_FUNCTION void operator()(std::size_t row, Bits& hi, Bits& lo) const {
+  KOKKOS_INLINE_FUNCTION void operator()(std::size_t row, Bits& hi, Bits& lo, Bits& bad) const {
     std::size_t off = base;
     for (int a = nd - 1; a >= 0; --a) off += (row % count[a]) * stride[a], row /= count[a];
-    Bits h, l;
-    flat.scan(flat.raw + off, len, h, l);
+    Bits h, l, m;
+    flat.scan(flat.raw + off, len, h, l, m);
     hi = h > hi ? h : hi;
     lo = l < lo ? l : lo;
+    bad |= m;
   }
 };
 
@@ -145,11 +150,11 @@ TileStats region_stats_typed(const RawTile& tile, const Box& region, const Decod
     const T t = static_cast<T>(f);
     if (static_cast<double>(t) == f) flat.fill[i] = t, flat.use[i] = ~Bits(0);
   }
-  Bits hi = 0, lo = ~Bits(0);
+  Bits hi = 0, lo = ~Bits(0), bad = 0;
   if (region == tile.layout) {
     flat.n = static_cast<std::size_t>(volume(tile.layout));
     Kokkos::parallel_reduce("tile_stats", (flat.n + K::chunk - 1) / K::chunk, flat, Kokkos::Max<Bits>(hi),
-                            Kokkos::Min<Bits>(lo));
+                            Kokkos::Min<Bits>(lo), Kokkos::BOr<Bits>(bad));
   } else if (!empty(region)) {
     // Merge trailing axes the region spans whole into longer contiguous rows.
     const auto ls = row_major_strides(tile.layout.count);
@@ -162,11 +167,12 @@ TileStats region_stats_typed(const RawTile& tile, const Box& region, const Decod
     std::size_t n = 1;
     for (std::size_t a = 0; a < region.rank(); ++a) rows.base += (region.start[a] - tile.layout.start[a]) * ls[a];
     for (std::size_t a = 0; a < last; ++a) rows.count[a] = region.count[a], rows.stride[a] = ls[a], n *= region.count[a];
-    Kokkos::parallel_reduce("region_stats", n, rows, Kokkos::Max<Bits>(hi), Kokkos::Min<Bits>(lo));
+    Kokkos::parallel_reduce("region_stats", n, rows, Kokkos::Max<Bits>(hi), Kokkos::Min<Bits>(lo),
+                            Kokkos::BOr<Bits>(bad));
   }
   // lo holds (smallest non-zero magnitude) - 1; all ones: no valid non-zero value.
   const int q = lo == ~Bits(0) ? INT_MAX : quantum_exponent(K::magnitude(lo + 1), dec.mantissa_bits);
-  return {K::magnitude(hi), q};
+  return {K::magnitude(hi), q, !empty(region) && bad == 0};
 }
 
 }  // namespace

@@ -18,6 +18,7 @@ void decode_tile(DType type, const RawBytes& raw, std::size_t n, const Decoding&
 struct TileStats {
   double max_abs = 0.0;  // over valid values
   int min_qexp;          // every valid value is a multiple of 2^min_qexp (INT_MAX: none non-zero)
+  bool all_valid = false;  // measured: no missing or non-finite value (kernels skip the test)
 };
 
 TileStats tile_stats(const TileValues& v, std::size_t n, int mantissa_bits);
