@@ -6,6 +6,7 @@
 #include "core/error.hpp"
 #include "io/hdf5_remote.hpp"
 #include "io/index_cache.hpp"
+#include "io/remote_cdf.hpp"
 #include "io/remote_hdf5_source.hpp"
 #include "io/zarr_source.hpp"
 #include "io/zarr_store.hpp"
@@ -19,8 +20,8 @@ std::string where(const InputSpec& in, const std::string& job_file) {
   return "input '" + in.alias + "' (" + job_file + ":" + std::to_string(in.pos.line) + ")";
 }
 
-// One remote NetCDF-4/HDF5 file: from the cache when its URL, ETag and size match, else
-// scanned through ROS3 (and cached).
+// One remote file. NetCDF-4/HDF5: from the cache when its URL, ETag and size match, else
+// scanned through ROS3 (and cached). NetCDF-3: from its header, fetched with range GETs.
 InputMeta scan_remote_file(net::ObjectStore& store, const std::string& url, const std::string& variable,
                            const std::string& alias, const net::RemoteOptions& opt) {
   const net::ObjectInfo info = store.stat(url);
@@ -35,11 +36,11 @@ InputMeta scan_remote_file(net::ObjectStore& store, const std::string& url, cons
         // A damaged cache entry is rebuilt below.
       }
     }
-  char magic[4] = {};
-  store.read({{url, 0, std::min<std::uint64_t>(4, info.size), magic}});
-  if (std::string(magic, 3) == "CDF")
-    throw InputError("'" + url + "' is a NetCDF-3 file; over HTTP/S3 Tessera reads NetCDF-4/HDF5 and Zarr only: "
-                     "copy it locally or convert it (nccopy -k nc4)");
+  // The first 64 KiB: the magic number, and for NetCDF-3 usually the whole header.
+  std::vector<unsigned char> head(std::min<std::uint64_t>(64u << 10, info.size));
+  store.read({{url, 0, head.size(), reinterpret_cast<char*>(head.data())}});
+  if (head.size() >= 3 && std::string(head.begin(), head.begin() + 3) == "CDF")
+    return scan_cdf_remote(store, url, info.size, std::move(head), variable, alias, opt);  // cheap: not cached
   Ros3Access access;
   if (const auto& c = store.credentials()) {
     if (!c->session_token.empty())
