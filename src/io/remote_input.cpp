@@ -1,6 +1,8 @@
 #include "io/remote_input.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
@@ -16,8 +18,27 @@
 namespace tessera {
 namespace {
 
+using nlohmann::json;
+
 std::string where(const InputSpec& in, const std::string& job_file) {
   return "input '" + in.alias + "' (" + job_file + ":" + std::to_string(in.pos.line) + ")";
+}
+
+// TESSERA_REMOTE_READER=ros3 reads chunk-indexed inputs through ROS3 too (benchmarks, bisecting).
+// Inputs that need ROS3 (a filter only HDF5 decodes) say so once: scans run on rank 0 only.
+InputMeta apply_reader_choice(InputMeta m) {
+  const char* r = std::getenv("TESSERA_REMOTE_READER");
+  if (r && std::string(r) == "ros3" && m.kind == "hdf5-remote") m.kind = "hdf5-ros3";
+  for (const auto& p : m.parts) {
+    if (m.kind != "hdf5-ros3") break;
+    const json j = json::parse(p.reader);
+    if (j.contains("ros3_only"))
+      std::fprintf(stderr, "tessera: warning: '%s' in '%s' uses the HDF5 filter %s, which Tessera does not decode "
+                   "itself: reading it through HDF5's ROS3 driver (one request per chunk, in sequence: slow). "
+                   "Rewrite it with deflate (nccopy -d1 -s) or as Zarr for fast reads\n",
+                   m.var.name.c_str(), p.path.c_str(), j["ros3_only"].get<std::string>().c_str());
+  }
+  return m;
 }
 
 // One remote file. NetCDF-4/HDF5: from the cache when its URL, ETag and size match, else
@@ -51,12 +72,12 @@ InputMeta scan_remote_file(net::ObjectStore& store, const std::string& url, cons
   }
   ChunkIndex index;
   InputMeta m = scan_hdf5_over_ros3(store.http_url(url), url, variable, alias, access, index);
-  m.kind = "hdf5-remote";
+  m.kind = index.ros3_only.empty() ? "hdf5-remote" : "hdf5-ros3";
   m.parts[0].format = "HDF5 (remote)";
-  m.parts[0].reader = nlohmann::json{{"url", url},
-                                     {"remote", {{"endpoint", opt.endpoint}, {"region", opt.region}, {"anonymous", opt.anonymous}}},
-                                     {"index", chunk_index_to_json(index)}}
-                          .dump();
+  json reader{{"url", url}, {"remote", {{"endpoint", opt.endpoint}, {"region", opt.region}, {"anonymous", opt.anonymous}}}};
+  if (index.ros3_only.empty()) reader["index"] = chunk_index_to_json(index);
+  else reader["ros3_only"] = index.ros3_only;
+  m.parts[0].reader = reader.dump();
   if (!info.etag.empty()) index_cache_store(key, to_json(m));
   return m;
 }
@@ -136,7 +157,7 @@ InputMeta scan_remote_or_zarr(const InputSpec& in, const std::string& job_file) 
   urls.erase(std::unique(urls.begin(), urls.end()), urls.end());
   const std::string variable = in.variable.rfind('/', 0) == 0 ? in.variable : "/" + in.variable;
   std::vector<InputMeta> metas;
-  for (const auto& url : urls) metas.push_back(scan_remote_file(store, url, variable, in.alias, opt));
+  for (const auto& url : urls) metas.push_back(apply_reader_choice(scan_remote_file(store, url, variable, in.alias, opt)));
   return aggregate(std::move(metas));
 }
 
