@@ -1,8 +1,10 @@
 #include "io/remote_input.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
@@ -12,6 +14,7 @@
 #include "io/remote_hdf5_source.hpp"
 #include "io/zarr_source.hpp"
 #include "io/zarr_store.hpp"
+#include "net/http_client.hpp"
 #include "net/object_store.hpp"
 #include "net/url.hpp"
 
@@ -39,6 +42,32 @@ InputMeta apply_reader_choice(InputMeta m) {
                    m.var.name.c_str(), p.path.c_str(), j["ros3_only"].get<std::string>().c_str());
   }
   return m;
+}
+
+// HDF5's ROS3 driver does not retry: one 503 or cut connection fails the scan. The object has
+// answered Tessera's own (retrying) requests by now, so a failure is taken as transient and the
+// whole scan repeated with backoff, TESSERA_HTTP_RETRIES times at most; a variable that is not
+// there or a filter nothing decodes is the file's own answer and fails at once.
+InputMeta scan_with_retries(const std::string& http_url, const std::string& url, const std::string& variable,
+                            const std::string& alias, const Ros3Access& access, ChunkIndex& index) {
+  const int attempts = net::default_retry_policy().attempts;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      index = ChunkIndex{};
+      return scan_hdf5_over_ros3(http_url, url, variable, alias, access, index);
+    } catch (const InputError& e) {
+      const std::string msg = e.what();
+      const bool definite = msg.find(" not found in ") != std::string::npos ||
+                            msg.find("HDF5 filter") != std::string::npos ||
+                            msg.find("compact storage") != std::string::npos;
+      if (definite) throw;
+      if (attempt >= attempts)
+        throw InputError(msg + " (scanned through HDF5's ROS3 driver, which does not retry by itself; gave up after " +
+                         std::to_string(attempts) + " attempts: set TESSERA_HTTP_RETRIES for more)");
+      const double delay = std::min(8.0, 0.2 * double(1u << std::min(attempt - 1, 6)));
+      std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+    }
+  }
 }
 
 // One remote file. NetCDF-4/HDF5: from the cache when its URL, ETag and size match, else
@@ -71,7 +100,7 @@ InputMeta scan_remote_file(net::ObjectStore& store, const std::string& url, cons
     access = Ros3Access{true, store.region(), c->access_key, c->secret_key};
   }
   ChunkIndex index;
-  InputMeta m = scan_hdf5_over_ros3(store.http_url(url), url, variable, alias, access, index);
+  InputMeta m = scan_with_retries(store.http_url(url), url, variable, alias, access, index);
   m.kind = index.ros3_only.empty() ? "hdf5-remote" : "hdf5-ros3";
   m.parts[0].format = "HDF5 (remote)";
   json reader{{"url", url}, {"remote", {{"endpoint", opt.endpoint}, {"region", opt.region}, {"anonymous", opt.anonymous}}}};

@@ -1,6 +1,6 @@
 """HDF5 filters over HTTP: fletcher32 (with shuffle + deflate) decoded by Tessera's chunk-indexed
-reader; szip, which only HDF5 decodes, read through the ROS3 fallback with one warning and
-TESSERA_REMOTE_READER=ros3. Outputs
+reader; szip, which only HDF5 decodes, read through the ROS3 fallback with one warning;
+TESSERA_REMOTE_READER=ros3; and the ROS3 index-building scan retried after a 503. Outputs
 bitwise equal to the local run at TESSERA_RANKS ranks. Run by ctest (label `remote`)."""
 import os
 import sys
@@ -51,6 +51,18 @@ def main():
             assert WARNING not in r.stderr, r.stderr
         t.check("http: TESSERA_REMOTE_READER=ros3 reads through HDF5, output exact", forced_ros3)
 
+        def scan_retried():
+            # Requests 1-2 are Tessera's own (HEAD, first 64 KiB); the 4th is inside the ROS3 scan.
+            fwork = ws.path("faulty-once")
+            os.makedirs(fwork)
+            fs = services.FaultyServer(ws.path("data"), fwork, only_nth=4)
+            fs.enable()
+            run(job(ws, "faulty-scan", fs.url + "/small.nc"), dict(env, TESSERA_CACHE_DIR=ws.path("cache2")))
+            same_output(ref, ws.path("out", "faulty-scan.nc"))
+            f = fs.faults()
+            t.note(f"faulty server (one 503 inside the ROS3 scan): {f}")
+            assert f.get("503") == "1", f
+        t.check("faults: a 503 during the ROS3 index scan is retried", scan_retried)
         services.stop_all()
     return t.finish()
 
