@@ -1,6 +1,7 @@
 #include "io/cdf_header.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -51,6 +52,14 @@ class Cursor {
     need(n);
     pos_ += n;
   }
+  // n bytes in place (valid until the cursor goes away), padding skipped.
+  const unsigned char* bytes(std::uint64_t n) {
+    need(n);
+    need(pad4(n));
+    const unsigned char* p = b_.data() + pos_;
+    pos_ += pad4(n);
+    return p;
+  }
   std::string text(std::uint64_t n) {
     need(n);
     need(pad4(n));  // the padding is part of the header too
@@ -59,35 +68,97 @@ class Cursor {
     return s;
   }
   [[noreturn]] void fail(const std::string& what) const {
+    if (cut_) throw CdfHeaderCut("'" + path_ + "' has a malformed NetCDF-3 header (" + what + "): the file is truncated or corrupt");
     throw InputError("'" + path_ + "' has a malformed NetCDF-3 header (" + what + "): the file is truncated or corrupt");
   }
 
  private:
   void need(std::uint64_t n) const {
     // Compared as a remainder: a corrupt 64-bit length must not wrap pos_ + n around.
-    if (n > b_.size() - pos_) fail("it ends inside the header");
+    if (n > b_.size() - pos_) {
+      cut_ = true;
+      fail("it ends inside the header");
+    }
   }
   std::string path_;
   std::vector<unsigned char> b_;
   std::size_t pos_ = 0;
+  mutable bool cut_ = false;
 };
 
-void skip_attributes(Cursor& c, int count_width) {
-  const std::uint32_t tag = static_cast<std::uint32_t>(c.u(4));
-  const std::uint64_t n = c.u(count_width);
-  if (tag == 0 && n == 0) return;
-  if (tag != tag_attribute) c.fail("expected an attribute list");
-  for (std::uint64_t i = 0; i < n; ++i) {
-    c.text(c.u(count_width));  // name
-    const std::uint64_t size = type_size(static_cast<std::uint32_t>(c.u(4)));
-    if (size == 0) c.fail("unknown attribute type");
-    const std::uint64_t nelems = c.u(count_width);
-    if (nelems > (std::numeric_limits<std::uint64_t>::max() - 3) / size) c.fail("attribute too large");
-    c.skip(pad4(size * nelems));
+// One attribute value as double, from big-endian bytes.
+double attribute_value(const unsigned char* p, std::uint32_t nc_type) {
+  std::uint64_t u = 0;
+  const std::uint64_t size = type_size(nc_type);
+  for (std::uint64_t i = 0; i < size; ++i) u = (u << 8) | p[i];
+  switch (nc_type) {
+    case 1: return static_cast<std::int8_t>(u);
+    case 3: return static_cast<std::int16_t>(u);
+    case 4: return static_cast<std::int32_t>(u);
+    case 5: { std::uint32_t w = static_cast<std::uint32_t>(u); float f; std::memcpy(&f, &w, 4); return f; }
+    case 6: { double d; std::memcpy(&d, &u, 8); return d; }
+    case 10: return static_cast<double>(static_cast<std::int64_t>(u));
+    default: return static_cast<double>(u);  // ubyte, ushort, uint, uint64
   }
 }
 
+// The attribute list; values as netCDF-C's nc_get_att_text/_double give them.
+std::vector<Attribute> read_attributes(Cursor& c, int count_width) {
+  std::vector<Attribute> out;
+  const std::uint32_t tag = static_cast<std::uint32_t>(c.u(4));
+  const std::uint64_t n = c.u(count_width);
+  if (tag == 0 && n == 0) return out;
+  if (tag != tag_attribute) c.fail("expected an attribute list");
+  for (std::uint64_t i = 0; i < n; ++i) {
+    std::string name = c.text(c.u(count_width));
+    const std::uint32_t nc_type = static_cast<std::uint32_t>(c.u(4));
+    const std::uint64_t size = type_size(nc_type);
+    if (size == 0) c.fail("unknown attribute type");
+    const std::uint64_t nelems = c.u(count_width);
+    if (nelems > (std::numeric_limits<std::uint64_t>::max() - 3) / size) c.fail("attribute too large");
+    const unsigned char* p = c.bytes(size * nelems);  // checked before anything is allocated
+    if (nc_type == 2) {
+      std::string s(reinterpret_cast<const char*>(p), nelems);
+      while (!s.empty() && s.back() == '\0') s.pop_back();
+      out.push_back(Attribute::make_text(std::move(name), std::move(s)));
+      continue;
+    }
+    DType type = DType::f64;
+    cdf_dtype(nc_type, type);  // every code but char (handled above) has a type: type_size checked it
+    std::vector<double> values(nelems);
+    for (std::uint64_t e = 0; e < nelems; ++e) values[e] = attribute_value(p + e * size, nc_type);
+    out.push_back(Attribute::make_number(std::move(name), type, std::move(values)));
+  }
+  return out;
+}
+
 }  // namespace
+
+bool cdf_dtype(std::uint32_t nc_type, DType& out) {
+  switch (nc_type) {
+    case 1: out = DType::i8; return true;
+    case 3: out = DType::i16; return true;
+    case 4: out = DType::i32; return true;
+    case 5: out = DType::f32; return true;
+    case 6: out = DType::f64; return true;
+    case 7: out = DType::u8; return true;
+    case 8: out = DType::u16; return true;
+    case 9: out = DType::u32; return true;
+    case 10: out = DType::i64; return true;
+    case 11: out = DType::u64; return true;
+    default: return false;
+  }
+}
+
+const CdfVariable* CdfHeader::variable(const std::string& name) const {
+  for (const auto& v : vars)
+    if (v.name == name) return &v;
+  return nullptr;
+}
+
+std::string CdfHeader::format_name() const {
+  return version == 1 ? "classic" : version == 2 ? "64-bit offset" : "CDF5";
+}
 
 std::uint64_t CdfHeader::data_end() const {
   std::uint64_t end = 0;
@@ -119,17 +190,18 @@ CdfHeader parse_cdf_header(const std::string& path, std::vector<unsigned char> b
   h.numrecs = c.u(count_width);
   if (h.numrecs == (count_width == 4 ? 0xFFFFFFFFull : std::numeric_limits<std::uint64_t>::max()))
     c.fail("streaming record count");
-  std::vector<std::uint64_t> dims;  // 0 = record dimension
   std::uint32_t tag = static_cast<std::uint32_t>(c.u(4));
   std::uint64_t n = c.u(count_width);
   if (!(tag == 0 && n == 0)) {
     if (tag != tag_dimension) c.fail("expected a dimension list");
     for (std::uint64_t i = 0; i < n; ++i) {
-      c.text(c.u(count_width));
-      dims.push_back(c.u(count_width));
+      CdfDimension d;
+      d.name = c.text(c.u(count_width));
+      d.length = c.u(count_width);
+      h.dims.push_back(std::move(d));
     }
   }
-  skip_attributes(c, count_width);
+  h.global_attrs = read_attributes(c, count_width);
   tag = static_cast<std::uint32_t>(c.u(4));
   n = c.u(count_width);
   if (!(tag == 0 && n == 0)) {
@@ -141,19 +213,22 @@ CdfHeader parse_cdf_header(const std::string& path, std::vector<unsigned char> b
       std::uint64_t elems = 1;
       for (std::uint64_t d = 0; d < ndims; ++d) {
         const std::uint64_t id = c.u(count_width);
-        if (id >= dims.size()) c.fail("variable '" + v.name + "' names a dimension that does not exist");
-        if (dims[id] == 0) {
+        if (id >= h.dims.size()) c.fail("variable '" + v.name + "' names a dimension that does not exist");
+        v.dimids.push_back(id);
+        const std::uint64_t len = h.dims[id].length;
+        if (len == 0) {
           if (d != 0) c.fail("record dimension not first in '" + v.name + "'");
           v.is_record = true;
           v.shape.push_back(h.numrecs);
         } else {
-          v.shape.push_back(dims[id]);
-          if (elems > std::numeric_limits<std::uint64_t>::max() / dims[id]) c.fail("variable '" + v.name + "' too large");
-          elems *= dims[id];
+          v.shape.push_back(len);
+          if (elems > std::numeric_limits<std::uint64_t>::max() / len) c.fail("variable '" + v.name + "' too large");
+          elems *= len;
         }
       }
-      skip_attributes(c, count_width);
-      const std::uint64_t size = type_size(static_cast<std::uint32_t>(c.u(4)));
+      v.attrs = read_attributes(c, count_width);
+      v.nc_type = static_cast<std::uint32_t>(c.u(4));
+      const std::uint64_t size = type_size(v.nc_type);
       if (size == 0) c.fail("unknown type of variable '" + v.name + "'");
       c.u(count_width);  // vsize: saturates for huge variables, so recompute from the shape
       v.begin = c.u(offset_width);

@@ -36,14 +36,10 @@ Handle open_file_ros3(const std::string& url) {
 }
 }  // namespace h5
 
-namespace {
+Ros3Scope::Ros3Scope(const Ros3Access& a) { h5::g_ros3 = &a; }
+Ros3Scope::~Ros3Scope() { h5::g_ros3 = nullptr; }
 
-struct Ros3Scope {
-  explicit Ros3Scope(const Ros3Access& a) { h5::g_ros3 = &a; }
-  ~Ros3Scope() { h5::g_ros3 = nullptr; }
-  Ros3Scope(const Ros3Scope&) = delete;
-  Ros3Scope& operator=(const Ros3Scope&) = delete;
-};
+namespace {
 
 void build_index(hid_t dset, DType type, const std::string& what, ChunkIndex& ix) {
   const std::string context = "cannot build the chunk index of " + what;
@@ -80,10 +76,16 @@ void build_index(hid_t dset, DType type, const std::string& what, ChunkIndex& ix
     const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &cd_n, cd, sizeof name, name, &config);
     if (id == H5Z_FILTER_DEFLATE) ix.filters.push_back("deflate");
     else if (id == H5Z_FILTER_SHUFFLE) ix.filters.push_back("shuffle");
-    else
-      throw InputError(what + " uses the HDF5 filter " + h5::dataset_compression(dset, what) +
-                       "; over HTTP/S3 Tessera decodes deflate and shuffle only: copy the file locally "
-                       "or rewrite it with deflate (nccopy -d1 -s)");
+    else if (id == H5Z_FILTER_FLETCHER32) ix.filters.push_back("fletcher32");
+    else {
+      const std::string filter = std::string(name[0] ? name : "unnamed") + " (id " + std::to_string(id) + ")";
+      if (H5Zfilter_avail(id) <= 0)
+        throw InputError(what + " uses the HDF5 filter " + filter + ", which neither Tessera's own reader (deflate, "
+                         "shuffle, fletcher32) nor this HDF5 library can decode: rewrite the file with deflate "
+                         "(nccopy -d1 -s IN OUT) or as a Zarr store (e.g. xarray's to_zarr), then read that copy");
+      ix.ros3_only = filter;  // HDF5 decodes it: the data is read through ROS3 instead
+      return;
+    }
   }
   h5::Handle space(h5::check(H5Dget_space(dset), context), H5Sclose);
   hsize_t count = 0;

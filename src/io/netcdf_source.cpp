@@ -7,9 +7,11 @@
 
 #include "core/error.hpp"
 #include "io/cdf_reader.hpp"
+#include "io/hdf5_remote.hpp"
 #include "io/hdf5_source.hpp"
 #include "io/netcdf.hpp"
 #include "io/source.hpp"
+#include "io/remote_cdf.hpp"
 #include "io/remote_hdf5_source.hpp"
 #include "io/zarr_source.hpp"
 
@@ -102,6 +104,8 @@ std::unique_ptr<Source> open_source(const InputMeta& meta, const mpi::Comm* comm
   if (meta.kind == "hdf5") return open_hdf5_source(meta);
   if (meta.kind == "zarr") return open_zarr_source(meta);
   if (meta.kind == "hdf5-remote") return open_remote_hdf5_source(meta);
+  if (meta.kind == "netcdf3-remote") return open_remote_cdf_source(meta);
+  if (meta.kind == "hdf5-ros3") return open_ros3_source(meta);
   if (collective_eligible(meta, comm)) return std::make_unique<NetcdfSource>(meta, *comm);
   return std::make_unique<NetcdfSource>(meta);
 }

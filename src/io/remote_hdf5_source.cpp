@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
@@ -59,6 +60,45 @@ void unshuffle(const char* in, char* out, std::size_t bytes, std::size_t esize) 
   for (std::size_t b = 0; b < esize; ++b)
     for (std::size_t e = 0; e < n; ++e) out[e * esize + b] = in[b * n + e];
   std::memcpy(out + n * esize, in + n * esize, bytes - n * esize);
+}
+
+// HDF5's Fletcher-32 (H5_checksum_fletcher32): 16-bit big-endian words, an odd last byte as the
+// high half of a word, sums folded every 360 words.
+std::uint32_t fletcher32(const unsigned char* p, std::size_t n) {
+  std::uint32_t a = 0, b = 0;
+  for (std::size_t words = n / 2; words > 0;) {
+    std::size_t t = std::min<std::size_t>(words, 360);
+    words -= t;
+    for (; t > 0; --t, p += 2) {
+      a += static_cast<std::uint32_t>(p[0]) << 8 | p[1];
+      b += a;
+    }
+    a = (a & 0xffff) + (a >> 16);
+    b = (b & 0xffff) + (b >> 16);
+  }
+  if (n % 2) {
+    a += static_cast<std::uint32_t>(*p) << 8;
+    b += a;
+    a = (a & 0xffff) + (a >> 16);
+    b = (b & 0xffff) + (b >> 16);
+  }
+  a = (a & 0xffff) + (a >> 16);
+  b = (b & 0xffff) + (b >> 16);
+  return b << 16 | a;
+}
+
+// The chunk without its trailing checksum; a mismatch is corrupt data, never reduced.
+std::size_t strip_fletcher32(const char* data, std::size_t size, const std::string& what) {
+  if (size < 4) throw InputError("cannot decode " + what + ": shorter than its Fletcher-32 checksum");
+  const auto* u = reinterpret_cast<const unsigned char*>(data);
+  const std::size_t n = size - 4;
+  const std::uint32_t stored = u[n] | u[n + 1] << 8 | u[n + 2] << 16 | static_cast<std::uint32_t>(u[n + 3]) << 24;
+  const std::uint32_t sum = fletcher32(u, n);
+  // HDF5 also accepts the byte-swapped halves that 1.6-era little-endian writers stored.
+  const std::uint32_t reversed = (sum & 0x00ff00ffu) << 8 | (sum & 0xff00ff00u) >> 8;
+  if (stored != sum && stored != reversed)
+    throw InputError("cannot decode " + what + ": Fletcher-32 checksum mismatch (the object is corrupt)");
+  return n;
 }
 
 class RemoteHdf5Source final : public Source {
@@ -137,6 +177,10 @@ class RemoteHdf5Source final : public Source {
       // Filters undone in reverse pipeline order; a set mask bit means the filter was skipped.
       for (std::size_t f = ix.filters.size(); f-- > 0;) {
         if (n.entry->filter_mask & (1u << f)) continue;
+        if (ix.filters[f] == "fletcher32") {
+          size = strip_fletcher32(data, size, what);
+          continue;
+        }
         if (ix.filters[f] == "deflate") {
           inflate_chunk(data, size, inflated_, chunk_bytes, what);
           data = inflated_.data();

@@ -1,26 +1,77 @@
 #include "io/remote_input.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
 #include "io/hdf5_remote.hpp"
 #include "io/index_cache.hpp"
+#include "io/remote_cdf.hpp"
 #include "io/remote_hdf5_source.hpp"
 #include "io/zarr_source.hpp"
 #include "io/zarr_store.hpp"
+#include "net/http_client.hpp"
 #include "net/object_store.hpp"
 #include "net/url.hpp"
 
 namespace tessera {
 namespace {
 
+using nlohmann::json;
+
 std::string where(const InputSpec& in, const std::string& job_file) {
   return "input '" + in.alias + "' (" + job_file + ":" + std::to_string(in.pos.line) + ")";
 }
 
-// One remote NetCDF-4/HDF5 file: from the cache when its URL, ETag and size match, else
-// scanned through ROS3 (and cached).
+// TESSERA_REMOTE_READER=ros3 reads chunk-indexed inputs through ROS3 too (benchmarks, bisecting).
+// Inputs that need ROS3 (a filter only HDF5 decodes) say so once: scans run on rank 0 only.
+InputMeta apply_reader_choice(InputMeta m) {
+  const char* r = std::getenv("TESSERA_REMOTE_READER");
+  if (r && std::string(r) == "ros3" && m.kind == "hdf5-remote") m.kind = "hdf5-ros3";
+  for (const auto& p : m.parts) {
+    if (m.kind != "hdf5-ros3") break;
+    const json j = json::parse(p.reader);
+    if (j.contains("ros3_only"))
+      std::fprintf(stderr, "tessera: warning: '%s' in '%s' uses the HDF5 filter %s, which Tessera does not decode "
+                   "itself: reading it through HDF5's ROS3 driver (one request per chunk, in sequence: slow). "
+                   "Rewrite it with deflate (nccopy -d1 -s) or as Zarr for fast reads\n",
+                   m.var.name.c_str(), p.path.c_str(), j["ros3_only"].get<std::string>().c_str());
+  }
+  return m;
+}
+
+// HDF5's ROS3 driver does not retry: one 503 or cut connection fails the scan. The object has
+// answered Tessera's own (retrying) requests by now, so a failure is taken as transient and the
+// whole scan repeated with backoff, TESSERA_HTTP_RETRIES times at most; a variable that is not
+// there or a filter nothing decodes is the file's own answer and fails at once.
+InputMeta scan_with_retries(const std::string& http_url, const std::string& url, const std::string& variable,
+                            const std::string& alias, const Ros3Access& access, ChunkIndex& index) {
+  const int attempts = net::default_retry_policy().attempts;
+  for (int attempt = 1;; ++attempt) {
+    try {
+      index = ChunkIndex{};
+      return scan_hdf5_over_ros3(http_url, url, variable, alias, access, index);
+    } catch (const InputError& e) {
+      const std::string msg = e.what();
+      const bool definite = msg.find(" not found in ") != std::string::npos ||
+                            msg.find("HDF5 filter") != std::string::npos ||
+                            msg.find("compact storage") != std::string::npos;
+      if (definite) throw;
+      if (attempt >= attempts)
+        throw InputError(msg + " (scanned through HDF5's ROS3 driver, which does not retry by itself; gave up after " +
+                         std::to_string(attempts) + " attempts: set TESSERA_HTTP_RETRIES for more)");
+      const double delay = std::min(8.0, 0.2 * double(1u << std::min(attempt - 1, 6)));
+      std::this_thread::sleep_for(std::chrono::duration<double>(delay));
+    }
+  }
+}
+
+// One remote file. NetCDF-4/HDF5: from the cache when its URL, ETag and size match, else
+// scanned through ROS3 (and cached). NetCDF-3: from its header, fetched with range GETs.
 InputMeta scan_remote_file(net::ObjectStore& store, const std::string& url, const std::string& variable,
                            const std::string& alias, const net::RemoteOptions& opt) {
   const net::ObjectInfo info = store.stat(url);
@@ -35,11 +86,11 @@ InputMeta scan_remote_file(net::ObjectStore& store, const std::string& url, cons
         // A damaged cache entry is rebuilt below.
       }
     }
-  char magic[4] = {};
-  store.read({{url, 0, std::min<std::uint64_t>(4, info.size), magic}});
-  if (std::string(magic, 3) == "CDF")
-    throw InputError("'" + url + "' is a NetCDF-3 file; over HTTP/S3 Tessera reads NetCDF-4/HDF5 and Zarr only: "
-                     "copy it locally or convert it (nccopy -k nc4)");
+  // The first 64 KiB: the magic number, and for NetCDF-3 usually the whole header.
+  std::vector<unsigned char> head(std::min<std::uint64_t>(64u << 10, info.size));
+  store.read({{url, 0, head.size(), reinterpret_cast<char*>(head.data())}});
+  if (head.size() >= 3 && std::string(head.begin(), head.begin() + 3) == "CDF")
+    return scan_cdf_remote(store, url, info.size, std::move(head), variable, alias, opt);  // cheap: not cached
   Ros3Access access;
   if (const auto& c = store.credentials()) {
     if (!c->session_token.empty())
@@ -49,13 +100,13 @@ InputMeta scan_remote_file(net::ObjectStore& store, const std::string& url, cons
     access = Ros3Access{true, store.region(), c->access_key, c->secret_key};
   }
   ChunkIndex index;
-  InputMeta m = scan_hdf5_over_ros3(store.http_url(url), url, variable, alias, access, index);
-  m.kind = "hdf5-remote";
+  InputMeta m = scan_with_retries(store.http_url(url), url, variable, alias, access, index);
+  m.kind = index.ros3_only.empty() ? "hdf5-remote" : "hdf5-ros3";
   m.parts[0].format = "HDF5 (remote)";
-  m.parts[0].reader = nlohmann::json{{"url", url},
-                                     {"remote", {{"endpoint", opt.endpoint}, {"region", opt.region}, {"anonymous", opt.anonymous}}},
-                                     {"index", chunk_index_to_json(index)}}
-                          .dump();
+  json reader{{"url", url}, {"remote", {{"endpoint", opt.endpoint}, {"region", opt.region}, {"anonymous", opt.anonymous}}}};
+  if (index.ros3_only.empty()) reader["index"] = chunk_index_to_json(index);
+  else reader["ros3_only"] = index.ros3_only;
+  m.parts[0].reader = reader.dump();
   if (!info.etag.empty()) index_cache_store(key, to_json(m));
   return m;
 }
@@ -135,7 +186,7 @@ InputMeta scan_remote_or_zarr(const InputSpec& in, const std::string& job_file) 
   urls.erase(std::unique(urls.begin(), urls.end()), urls.end());
   const std::string variable = in.variable.rfind('/', 0) == 0 ? in.variable : "/" + in.variable;
   std::vector<InputMeta> metas;
-  for (const auto& url : urls) metas.push_back(scan_remote_file(store, url, variable, in.alias, opt));
+  for (const auto& url : urls) metas.push_back(apply_reader_choice(scan_remote_file(store, url, variable, in.alias, opt)));
   return aggregate(std::move(metas));
 }
 

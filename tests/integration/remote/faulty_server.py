@@ -1,6 +1,8 @@
-"""faulty_server.py ROOT PORT EVERY_503 EVERY_CUT STATS SWITCH: a static file server with Range support
-that answers every EVERY_503-th request with 503 SlowDown and cuts every EVERY_CUT-th body off
-halfway (closing the connection), counting both in STATS, once the file SWITCH exists. Standard library only."""
+"""faulty_server.py ROOT PORT EVERY_503 EVERY_CUT STATS SWITCH [ONLY_NTH]: a static file server with Range
+support that answers every EVERY_503-th request with 503 SlowDown and cuts every EVERY_CUT-th body off
+halfway (closing the connection), counting both in STATS, once the file SWITCH exists. With ONLY_NTH > 0
+just the ONLY_NTH-th request after SWITCH appears gets a 503 (one fault at a chosen point). Standard
+library only."""
 import http.server
 import os
 import sys
@@ -8,6 +10,7 @@ import threading
 
 root, port, every_503, every_cut, stats, switch = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]),
                                                    sys.argv[5], sys.argv[6])
+only_nth = int(sys.argv[7]) if len(sys.argv) > 7 else 0
 lock = threading.Lock()
 counts = {"requests": 0, "503": 0, "cut": 0}
 
@@ -31,7 +34,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             counts["requests"] += faulty
             n = counts["requests"] if faulty else 1
         path = os.path.join(root, self.path.split("?")[0].lstrip("/"))
-        if faulty and n % every_503 == 0:
+        if faulty and (n == only_nth if only_nth else n % every_503 == 0):
             record("503")
             body = b"<Error><Code>SlowDown</Code></Error>"
             self.send_response(503)
@@ -62,7 +65,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         if head:
             return
-        if faulty and n % every_cut == 0 and len(data) > 1:
+        if faulty and not only_nth and n % every_cut == 0 and len(data) > 1:
             record("cut")
             self.wfile.write(data[: len(data) // 2])
             self.wfile.flush()

@@ -158,14 +158,15 @@ new S3rver({{address: '127.0.0.1', port: {self.port}, directory: {data!r}, silen
 
 class FaultyServer:
     """faulty_server.py on `root`: every `every_503`-th request gets 503, every `every_cut`-th
-    response is cut off mid-body."""
+    response is cut off mid-body; with `only_nth`, just that request gets a 503."""
 
-    def __init__(self, root, work, every_503=3, every_cut=4):
+    def __init__(self, root, work, every_503=3, every_cut=4, only_nth=0):
         self.port = free_port()
         self.stats = os.path.join(work, "faults.txt")
         self.switch = os.path.join(work, "faults.on")
         self.proc = _spawn([sys.executable, os.path.join(HERE, "faulty_server.py"), root, str(self.port),
-                            str(every_503), str(every_cut), self.stats, self.switch], os.path.join(work, "faulty.out"))
+                            str(every_503), str(every_cut), self.stats, self.switch, str(only_nth)],
+                           os.path.join(work, "faulty.out"))
         self.url = f"http://127.0.0.1:{self.port}"
         _wait_http(self.url + "/", self.proc, "faulty server")
 

@@ -1,0 +1,66 @@
+// The ROS3 fallback reader (hdf5_remote.hpp): the local HDF5 reader on the objects' http(s)
+// URLs, every read inside a Ros3Scope so that files open through HDF5's ROS3 driver.
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "io/hdf5_remote.hpp"
+#include "io/hdf5_source.hpp"
+#include "net/object_store.hpp"
+
+namespace tessera {
+namespace {
+
+using nlohmann::json;
+
+class Ros3Source final : public Source {
+ public:
+  explicit Ros3Source(InputMeta m) : Source(std::move(m)) {
+    InputMeta inner = meta_;
+    inner.kind = "hdf5";
+    for (auto& part : inner.parts) {
+      const json r = json::parse(part.reader);
+      if (!store_) {
+        const json& o = r.at("remote");
+        store_ = std::make_unique<net::ObjectStore>(net::RemoteOptions{
+            o.value("endpoint", std::string()), o.value("region", std::string()), o.value("anonymous", false)});
+        if (const auto& c = store_->credentials()) {
+          if (!c->session_token.empty())
+            throw InputError("cannot read '" + r.at("url").get<std::string>() + "' through HDF5's ROS3 driver with "
+                             "temporary credentials (AWS_SESSION_TOKEN): this HDF5 has no session-token support");
+          access_ = Ros3Access{true, store_->region(), c->access_key, c->secret_key};
+        }
+      }
+      const std::string url = r.at("url").get<std::string>();
+      labels_.emplace_back(store_->http_url(url), url);
+      part.path = labels_.back().first;
+      part.reader.clear();
+    }
+    inner_ = open_hdf5_source(inner);
+  }
+
+  void read(const Box& box, void* dst) override {
+    Ros3Scope scope(access_);
+    try {
+      inner_->read(box, dst);
+    } catch (const InputError& e) {
+      // Messages name the user's URLs, not the endpoint's.
+      std::string msg = e.what();
+      for (const auto& [http, label] : labels_)
+        for (std::size_t at = msg.find(http); at != std::string::npos; at = msg.find(http, at + label.size()))
+          msg.replace(at, http.size(), label);
+      throw InputError(msg);
+    }
+  }
+
+ private:
+  std::unique_ptr<net::ObjectStore> store_;
+  Ros3Access access_;
+  std::vector<std::pair<std::string, std::string>> labels_;  // http URL, user's URL
+  std::unique_ptr<Source> inner_;
+};
+
+}  // namespace
+
+std::unique_ptr<Source> open_ros3_source(const InputMeta& meta) { return std::make_unique<Ros3Source>(meta); }
+
+}  // namespace tessera

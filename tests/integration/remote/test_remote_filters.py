@@ -1,0 +1,71 @@
+"""HDF5 filters over HTTP: fletcher32 (with shuffle + deflate) decoded by Tessera's chunk-indexed
+reader; szip, which only HDF5 decodes, read through the ROS3 fallback with one warning;
+TESSERA_REMOTE_READER=ros3; and the ROS3 index-building scan retried after a 503. Outputs
+bitwise equal to the local run at TESSERA_RANKS ranks. Run by ctest (label `remote`)."""
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "e2e"))
+
+import harness  # noqa: E402
+import services  # noqa: E402
+from test_remote import RANKS, generate, job, run, same_output  # noqa: E402
+
+WARNING = "reading it through HDF5's ROS3 driver"
+
+
+def main():
+    services.watchdog(540)
+    t = harness.Tally()
+    with harness.Workspace() as ws:
+        work = ws.path("services")
+        os.makedirs(work)
+        env = {"TESSERA_CACHE_DIR": ws.path("cache"), "TESSERA_HTTP_RETRIES": "10",
+               "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
+        generate(ws, "small.nc", "--shape", "40,18,36", "--chunks", "8,9,18", "--fill-fraction", "0.1", "--seed", "3")
+        src = ws.path("data", "small.nc")
+        harness.tool(["h5repack", "-f", "tas:SHUF", "-f", "tas:GZIP=1", "-f", "tas:FLET", src, ws.path("data", "flet.nc")])
+        harness.tool(["h5repack", "-f", "tas:SZIP=8,NN", src, ws.path("data", "szip.nc")])
+        run(job(ws, "local", src), env)
+        ref = ws.path("out", "local.nc")
+        ng = services.Nginx(ws.path("data"), work)
+
+        def fletcher32():
+            r = run(job(ws, "http-flet", ng.url + "/flet.nc"), env)
+            same_output(ref, ws.path("out", "http-flet.nc"))
+            assert WARNING not in r.stderr, r.stderr
+        t.check("http: shuffle + deflate + fletcher32 decoded by Tessera (checksums verified)", fletcher32)
+
+        def szip_fallback():
+            for cold in (True, False):  # the second run takes the scan from the index cache
+                r = run(job(ws, "http-szip", ng.url + "/szip.nc"), env)
+                same_output(ref, ws.path("out", "http-szip.nc"))
+                assert r.stderr.count(WARNING) == 1 and "szip" in r.stderr and "szip.nc" in r.stderr, (cold, r.stderr)
+        t.check("http: szip falls back to ROS3 with one warning, output exact", szip_fallback)
+
+        def forced_ros3():
+            r = run(job(ws, "http-ros3", ng.url + "/small.nc"), dict(env, TESSERA_REMOTE_READER="ros3"))
+            same_output(ref, ws.path("out", "http-ros3.nc"))
+            assert WARNING not in r.stderr, r.stderr
+        t.check("http: TESSERA_REMOTE_READER=ros3 reads through HDF5, output exact", forced_ros3)
+
+        def scan_retried():
+            # Requests 1-2 are Tessera's own (HEAD, first 64 KiB); the 4th is inside the ROS3 scan.
+            fwork = ws.path("faulty-once")
+            os.makedirs(fwork)
+            fs = services.FaultyServer(ws.path("data"), fwork, only_nth=4)
+            fs.enable()
+            run(job(ws, "faulty-scan", fs.url + "/small.nc"), dict(env, TESSERA_CACHE_DIR=ws.path("cache2")))
+            same_output(ref, ws.path("out", "faulty-scan.nc"))
+            f = fs.faults()
+            t.note(f"faulty server (one 503 inside the ROS3 scan): {f}")
+            assert f.get("503") == "1", f
+        t.check("faults: a 503 during the ROS3 index scan is retried", scan_retried)
+        services.stop_all()
+    return t.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
