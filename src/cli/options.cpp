@@ -26,8 +26,19 @@ bool parse_options(const std::string& command, const std::string& synopsis, cons
   return true;
 }
 
+// Rank 0 alone reads and checks the job file: thousands of ranks opening one small file load a
+// parallel file system's metadata server, and a hostile job file (10 MB of '[') then costs one
+// rank's time, not every rank's on shared cores. The others parse the bytes rank 0 accepted.
 JobSpec load_job(const std::string& path, const mpi::Comm& comm) {
-  return mpi::run_phase(comm, [&] { return parse_job_file(path); });
+  std::string text;
+  JobSpec job = mpi::run_phase(comm, [&] {
+    if (comm.rank() != 0) return JobSpec{};
+    text = read_job_file(path);
+    return parse_job_file_text(path, text);
+  });
+  if (comm.size() == 1) return job;
+  text = comm.broadcast(text);
+  return mpi::run_phase(comm, [&] { return comm.rank() == 0 ? std::move(job) : parse_job_file_text(path, text); });
 }
 
 }  // namespace tessera::cli

@@ -55,7 +55,8 @@ struct FilePart {
 
 struct InputMeta {
   std::string alias;
-  std::string kind;             // "netcdf", "hdf5", "zarr" or "hdf5-remote" (chunk-indexed over HTTP/S3)
+  std::string kind;             // "netcdf", "hdf5", "zarr", over HTTP/S3: "hdf5-remote" (chunk-indexed),
+                                // "hdf5-ros3" (filters only HDF5 decodes), "netcdf3-remote" (header offsets)
   VariableInfo var;             // shape is the aggregated shape
   std::vector<FilePart> parts;  // in aggregation order
   std::vector<CoordinateInfo> coords;

@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "io/cdf_header.hpp"
 #include "io/chunk_copy.hpp"
+#include "io/remote_options_json.hpp"
 
 namespace tessera {
 namespace {
@@ -179,7 +180,7 @@ InputMeta scan_cdf_remote(net::ObjectStore& store, const std::string& url, std::
   part.format = h.format_name();
   part.length = m.var.shape[0];
   part.reader = json{{"url", url},
-                     {"remote", {{"endpoint", opt.endpoint}, {"region", opt.region}, {"anonymous", opt.anonymous}}},
+                     {"remote", remote_options_to_json(opt)},
                      {"begin", v->begin},
                      {"record", v->is_record},
                      {"record_size", h.record_size}}

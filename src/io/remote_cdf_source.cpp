@@ -3,6 +3,7 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "io/remote_options_json.hpp"
 #include "io/chunk_copy.hpp"
 #include "io/remote_cdf.hpp"
 
@@ -26,9 +27,7 @@ class RemoteCdfSource final : public Source {
       p.layout.type = meta_.var.type;
       parts_.push_back(std::move(p));
       if (!store_) {
-        const json& o = r.at("remote");
-        store_ = std::make_unique<net::ObjectStore>(net::RemoteOptions{
-            o.value("endpoint", std::string()), o.value("region", std::string()), o.value("anonymous", false)});
+        store_ = std::make_unique<net::ObjectStore>(remote_options_from_json(r.at("remote")));
       }
     }
   }

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "core/error.hpp"
+#include "io/remote_options_json.hpp"
 #include "io/chunk_copy.hpp"
 #include "net/object_store.hpp"
 
@@ -112,9 +113,7 @@ class RemoteHdf5Source final : public Source {
       for (std::size_t i = 0; i < p.index.entries.size(); ++i) p.lookup.emplace(p.index.entries[i].linear, i);
       parts_.push_back(std::move(p));
       if (!store_) {
-        const json& o = r.at("remote");
-        store_ = std::make_unique<net::ObjectStore>(net::RemoteOptions{
-            o.value("endpoint", std::string()), o.value("region", std::string()), o.value("anonymous", false)});
+        store_ = std::make_unique<net::ObjectStore>(remote_options_from_json(r.at("remote")));
       }
     }
   }

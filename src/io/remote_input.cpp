@@ -12,6 +12,7 @@
 #include "io/index_cache.hpp"
 #include "io/remote_cdf.hpp"
 #include "io/remote_hdf5_source.hpp"
+#include "io/remote_options_json.hpp"
 #include "io/zarr_source.hpp"
 #include "io/zarr_store.hpp"
 #include "net/http_client.hpp"
@@ -103,7 +104,7 @@ InputMeta scan_remote_file(net::ObjectStore& store, const std::string& url, cons
   InputMeta m = scan_with_retries(store.http_url(url), url, variable, alias, access, index);
   m.kind = index.ros3_only.empty() ? "hdf5-remote" : "hdf5-ros3";
   m.parts[0].format = "HDF5 (remote)";
-  json reader{{"url", url}, {"remote", {{"endpoint", opt.endpoint}, {"region", opt.region}, {"anonymous", opt.anonymous}}}};
+  json reader{{"url", url}, {"remote", remote_options_to_json(opt)}};
   if (index.ros3_only.empty()) reader["index"] = chunk_index_to_json(index);
   else reader["ros3_only"] = index.ros3_only;
   m.parts[0].reader = reader.dump();

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "io/remote_options_json.hpp"
 #include "io/hdf5_remote.hpp"
 #include "io/hdf5_source.hpp"
 #include "net/object_store.hpp"
@@ -20,9 +21,7 @@ class Ros3Source final : public Source {
     for (auto& part : inner.parts) {
       const json r = json::parse(part.reader);
       if (!store_) {
-        const json& o = r.at("remote");
-        store_ = std::make_unique<net::ObjectStore>(net::RemoteOptions{
-            o.value("endpoint", std::string()), o.value("region", std::string()), o.value("anonymous", false)});
+        store_ = std::make_unique<net::ObjectStore>(remote_options_from_json(r.at("remote")));
         if (const auto& c = store_->credentials()) {
           if (!c->session_token.empty())
             throw InputError("cannot read '" + r.at("url").get<std::string>() + "' through HDF5's ROS3 driver with "

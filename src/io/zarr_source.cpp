@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "decomp/box.hpp"
 #include "io/chunk_copy.hpp"
+#include "io/remote_options_json.hpp"
 #include "io/zarr_array.hpp"
 #include "io/zarr_codec.hpp"
 #include "io/zarr_store.hpp"
@@ -128,15 +129,6 @@ std::vector<double> read_all_as_double(ZarrStore& store, const ZarrArray& a) {
   return out;
 }
 
-std::string options_json(const net::RemoteOptions& o) {
-  return json{{"endpoint", o.endpoint}, {"region", o.region}, {"anonymous", o.anonymous}}.dump();
-}
-
-net::RemoteOptions options_from(const json& j) {
-  return net::RemoteOptions{j.value("endpoint", std::string()), j.value("region", std::string()),
-                            j.value("anonymous", false)};
-}
-
 class ZarrSource final : public Source {
  public:
   explicit ZarrSource(InputMeta m) : Source(std::move(m)) {
@@ -144,7 +136,7 @@ class ZarrSource final : public Source {
     const json r = json::parse(part.reader);
     array_ = parse_zarr_array(r.at("array").get<std::string>(), r.at("zarray").get<std::string>(),
                               r.value("zattrs", std::string()), array_what_from(part.path, r));
-    store_ = ZarrStore::open(part.path, options_from(r.at("remote")));
+    store_ = ZarrStore::open(part.path, remote_options_from_json(r.at("remote")));
   }
 
   void read(const Box& box, void* dst) override {
@@ -216,7 +208,7 @@ InputMeta scan_zarr(const std::string& root, const std::string& variable, const 
   part.format = "Zarr v2";
   part.offset = 0;
   part.length = a.shape[0];
-  part.reader = json{{"array", name}, {"zarray", t[0]}, {"zattrs", t[1]}, {"remote", json::parse(options_json(opt))}}.dump();
+  part.reader = json{{"array", name}, {"zarray", t[0]}, {"zattrs", t[1]}, {"remote", remote_options_to_json(opt)}}.dump();
   m.parts.push_back(std::move(part));
   return m;
 }

@@ -579,7 +579,7 @@ JobSpec parse_job_text(const std::string& text, const std::string& label, const 
   return spec;
 }
 
-JobSpec parse_job_file(const std::string& path) {
+std::string read_job_file(const std::string& path) {
   errno = 0;
   std::ifstream in(path, std::ios::binary);
   const int open_error = errno;
@@ -591,9 +591,14 @@ JobSpec parse_job_file(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) throw JobError("cannot read job file '" + path + "': " + std::strerror(errno));
-
-  const fs::path dir = fs::path(path).parent_path();
-  return parse_job_text(text.str(), path, dir.empty() ? "." : dir.string());
+  return text.str();
 }
+
+JobSpec parse_job_file_text(const std::string& path, const std::string& text) {
+  const fs::path dir = fs::path(path).parent_path();
+  return parse_job_text(text, path, dir.empty() ? "." : dir.string());
+}
+
+JobSpec parse_job_file(const std::string& path) { return parse_job_file_text(path, read_job_file(path)); }
 
 }  // namespace tessera

@@ -7,6 +7,10 @@
 namespace tessera {
 
 JobSpec parse_job_file(const std::string& path);
+// The two halves of parse_job_file: the file's bytes (JobError if unreadable), then the job they
+// hold, with relative paths taken from the file's folder.
+std::string read_job_file(const std::string& path);
+JobSpec parse_job_file_text(const std::string& path, const std::string& text);
 // `label` names the text in messages; relative paths resolve against `base_dir`.
 JobSpec parse_job_text(const std::string& text, const std::string& label, const std::string& base_dir);
 
