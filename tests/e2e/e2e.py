@@ -508,6 +508,10 @@ class ErrorCases:
         assert r.stdout.count("usage: tessera") == 1, describe(r)
         r = ok(tessera(["run", "--help"], self.ranks))
         assert "--overwrite" in r.stdout and r.stdout.count("usage: tessera run") == 1, describe(r)
+        assert "Kokkos" not in r.stdout + r.stderr, "Kokkos took --help as its own\n" + describe(r)
+        # --kokkos-* options still reach Kokkos, and Tessera's own parser never sees them.
+        r = ok(tessera(["--kokkos-disable-warnings", "run", "--help"], self.ranks))
+        assert r.stdout.count("usage: tessera run") == 1, describe(r)
 
     def unknown_command(self):
         r = tessera(["frobnicate"], self.ranks)
