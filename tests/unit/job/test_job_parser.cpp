@@ -638,7 +638,7 @@ TEST(JobParserCheckpoint, DirAndEvery) {
 
 TEST(JobParserCheckpoint, Errors) {
   EXPECT_EQ(error_of(k_minimal + "run:\n  checkpoint: {dir: c, every: soon}\n"),
-            "job.yaml:14:31: 'every' in 'checkpoint' in 'run' must be a positive duration such as 30s, 5min, 1h or 2d "
+            "job.yaml:13:31: 'every' in 'checkpoint' in 'run' must be a positive duration such as 30s, 5min, 1h or 2d "
             "(units s, min, h, d), not 'soon'");
   EXPECT_TRUE(has(error_of(k_minimal + "run:\n  checkpoint: {every: 5min}\n"), "missing required key 'dir'"));
   EXPECT_TRUE(has(error_of(k_minimal + "run:\n  checkpoint: {dir: c, evry: 5min}\n"), "did you mean 'every'?"));
