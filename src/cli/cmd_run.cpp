@@ -4,6 +4,8 @@
 #include <optional>
 
 #include "cli/options.hpp"
+#include "core/cleanup.hpp"
+#include "core/stop_request.hpp"
 #include "exec/run_job.hpp"
 #include "io/sink.hpp"
 #include "mpi/phase.hpp"
@@ -58,6 +60,11 @@ int cmd_run(const Args& args, const mpi::Comm& comm) {
   ro.command_line = joined("run", args);
   if (!ro.checkpoint_dir.empty()) ro.checkpoint_dir = std::filesystem::absolute(ro.checkpoint_dir).lexically_normal().string();
   const JobSpec job = load_job(job_path, comm);
+  // Stop requests (SIGTERM, SIGUSR1) wait for a tile boundary when checkpoints are enabled; the
+  // cleanup handlers go first so that this choice is not undone when they are installed.
+  install_cleanup_handlers();
+  if (!ro.checkpoint_dir.empty() || !job.run.checkpoint.dir.empty()) stop_on_signal_at_tile_boundary();
+  else ignore_stop_signal();
   // Rank 0 holds the output's lock until the run ends, however it ends: a concurrent run
   // writing the same path stops here instead of interleaving (the kernel drops it on a crash).
   std::optional<OutputLock> lock;

@@ -25,6 +25,8 @@ void stop_on_signal_at_tile_boundary() {
   }
 }
 
+void ignore_stop_signal() { ::signal(SIGUSR1, SIG_IGN); }
+
 bool stop_requested() { return requested.load() != 0; }
 int stop_signal() { return requested.load(); }
 

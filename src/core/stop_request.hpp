@@ -7,6 +7,8 @@ namespace tessera {
 
 // Installs the flag-setting handler for SIGTERM and SIGUSR1 (replacing the cleanup handler's).
 void stop_on_signal_at_tile_boundary();
+// Without checkpoints: SIGUSR1 (Slurm's early warning) is ignored, the run goes on.
+void ignore_stop_signal();
 bool stop_requested();
 int stop_signal();  // the signal that asked, 0 if none
 
