@@ -132,6 +132,11 @@ int run_cli(int argc, char** argv) {
     return it->second(Args(all.begin() + 1, all.end()), comm);
   } catch (const AgreedError& e) {
     // Every rank knows; one prints. Name the rank when only one of several saw the problem.
+    if (e.code() == ExitCode::checkpointed) {
+      // Not an error: the launcher (slurm/tessera.sbatch) resubmits on this code.
+      if (rank == 0) std::fprintf(stderr, "tessera: %s\n", e.what()), std::fflush(stderr);
+      return static_cast<int>(e.code());
+    }
     if (rank == 0) print_error(e.what(), size > 1 && e.failed_ranks == 1 ? e.origin_rank : -1);
     if (library_shutdown_skipped()) {
       std::fflush(nullptr);

@@ -1,8 +1,11 @@
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 
 #include "cli/options.hpp"
+#include "core/cleanup.hpp"
+#include "core/stop_request.hpp"
 #include "exec/run_job.hpp"
 #include "io/sink.hpp"
 #include "mpi/phase.hpp"
@@ -43,17 +46,25 @@ int cmd_run(const Args& args, const mpi::Comm& comm) {
       "overwrite", po::bool_switch(&ro.overwrite), "replace an existing output")(
       "report", po::value(&ro.report_path), "write a JSON run report (phase times, bytes, throughput)")(
       "quiet,q", po::bool_switch(&ro.quiet), "no progress lines")(
+      "checkpoint-dir", po::value(&ro.checkpoint_dir),
+      "save checkpoints here (overrides run.checkpoint.dir) and resume from one found there")(
       "expect-ranks", po::value<int>(), "fail unless exactly this many ranks run (default: $TESSERA_EXPECT_RANKS)");
   po::positional_options_description pos;
   pos.add("job", 1);
   po::variables_map vm;
-  if (!parse_options("run", "JOB.yaml [--overwrite] [--report FILE.json] [--quiet] [--expect-ranks N]", args, opts,
+  if (!parse_options("run", "JOB.yaml [--overwrite] [--report FILE.json] [--quiet] [--expect-ranks N] [--checkpoint-dir DIR]", args, opts,
                      pos, vm, comm))
     return 0;
   const int expected = vm.count("expect-ranks") ? vm["expect-ranks"].as<int>() : 0;
   mpi::run_phase(comm, [&] { check_rank_count(expected, comm); });
   ro.command_line = joined("run", args);
+  if (!ro.checkpoint_dir.empty()) ro.checkpoint_dir = std::filesystem::absolute(ro.checkpoint_dir).lexically_normal().string();
   const JobSpec job = load_job(job_path, comm);
+  // Stop requests (SIGTERM, SIGUSR1) wait for a tile boundary when checkpoints are enabled; the
+  // cleanup handlers go first so that this choice is not undone when they are installed.
+  install_cleanup_handlers();
+  if (!ro.checkpoint_dir.empty() || !job.run.checkpoint.dir.empty()) stop_on_signal_at_tile_boundary();
+  else ignore_stop_signal();
   // Rank 0 holds the output's lock until the run ends, however it ends: a concurrent run
   // writing the same path stops here instead of interleaving (the kernel drops it on a crash).
   std::optional<OutputLock> lock;

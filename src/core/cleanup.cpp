@@ -79,6 +79,8 @@ int remove_on_signal(const std::string& path) {
 
 void remove_registered_files() { remove_all(); }
 
+void install_cleanup_handlers() { install_once(); }
+
 void skip_library_shutdown() { skip_shutdown.store(true); }
 bool library_shutdown_skipped() { return skip_shutdown.load(); }
 

@@ -7,6 +7,10 @@
 
 namespace tessera {
 
+// Installs the handlers now (also done by the first remove_on_signal), so that handlers set
+// later (checkpoints' stop requests) replace rather than precede them.
+void install_cleanup_handlers();
+
 // Registers `path` (at most a few at a time); returns a slot for forget_on_signal.
 int remove_on_signal(const std::string& path);
 void forget_on_signal(int slot);

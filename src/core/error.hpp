@@ -11,6 +11,7 @@ enum class ExitCode : int {
   usage = 2,     // bad command line or job file
   input = 3,     // input data is missing, malformed or inconsistent
   runtime = 4,   // I/O or runtime failure while running
+  checkpointed = 75,  // stopped on request after saving a checkpoint: run again to resume (EX_TEMPFAIL)
 };
 
 class Error : public std::runtime_error {
@@ -40,6 +41,11 @@ struct InputError : Error {
 // Failure while running: unwritable output, I/O error, resource limits.
 struct RuntimeError : Error {
   explicit RuntimeError(const std::string& what) : Error(ExitCode::runtime, what) {}
+};
+
+// Not a failure: the run was told to stop (SIGTERM, SIGUSR1), saved a checkpoint and stops.
+struct CheckpointedStop : Error {
+  explicit CheckpointedStop(const std::string& what) : Error(ExitCode::checkpointed, what) {}
 };
 
 // An error every rank knows about, agreed at a phase boundary; main prints it once (rank 0).

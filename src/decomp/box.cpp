@@ -37,6 +37,42 @@ Box intersect(const Box& a, const Box& b) {
   return r;
 }
 
+std::vector<Box> subtract(const Box& a, const Box& b) {
+  if (empty(a)) return {};
+  const Box common = intersect(a, b);
+  if (empty(common)) return {a};
+  std::vector<Box> out;
+  Box rest = a;  // shrinks to `common` axis by axis
+  for (std::size_t i = 0; i < a.rank(); ++i) {
+    const std::size_t lo = common.start[i], hi = common.start[i] + common.count[i], end = rest.start[i] + rest.count[i];
+    if (lo > rest.start[i]) {
+      Box below = rest;
+      below.count[i] = lo - rest.start[i];
+      out.push_back(below);
+    }
+    if (hi < end) {
+      Box above = rest;
+      above.start[i] = hi;
+      above.count[i] = end - hi;
+      out.push_back(above);
+    }
+    rest.start[i] = lo;
+    rest.count[i] = hi - lo;
+  }
+  return out;
+}
+
+std::vector<Box> subtract(const Box& a, const std::vector<Box>& done) {
+  std::vector<Box> left = empty(a) ? std::vector<Box>() : std::vector<Box>{a};
+  for (const Box& d : done) {
+    std::vector<Box> next;
+    for (const Box& piece : left)
+      for (Box& p : subtract(piece, d)) next.push_back(std::move(p));
+    left = std::move(next);
+  }
+  return left;
+}
+
 bool contains(const Box& outer, const Box& inner) {
   if (empty(inner)) return true;
   for (std::size_t i = 0; i < outer.rank(); ++i)

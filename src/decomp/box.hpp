@@ -39,6 +39,12 @@ std::vector<Box> tile(const Box& b, std::uint64_t max_elems, const std::vector<s
 // regions inside a tile, where memory contiguity does not matter but the shape does.
 std::vector<Box> split_to_budget(const Box& b, std::uint64_t max_elems, const std::vector<std::size_t>& order);
 
+// The part of `a` outside `b` as disjoint boxes (none when b covers a; {a} when disjoint): cut
+// axis by axis, the slabs below and above b first. For checkpoints: what of a tile is left to read.
+std::vector<Box> subtract(const Box& a, const Box& b);
+// The part of `a` outside every box of `done`.
+std::vector<Box> subtract(const Box& a, const std::vector<Box>& done);
+
 // Drop (project out) the listed axes: the box in the space of the remaining ones.
 Box project_out(const Box& b, const std::vector<std::size_t>& removed_axes);
 

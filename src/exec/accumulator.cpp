@@ -138,6 +138,8 @@ class DirectAccumulator final : public Accumulator {
   }
   std::vector<char> pack(const Box& sub) override { return st_.pack(sub); }
   void merge_packed(const Box& sub, const char* data, std::size_t size) override { st_.merge_packed(sub, data, size); }
+  void write_tier(std::vector<char>& buf) const override { st_.write_tier(buf); }
+  void adopt_tier(const char*& p) override { st_ = st_.with_tier(box_, p); }
   std::vector<double> finalize() override {
     std::vector<double> out = st_.finalize(ctx_.spec->op, ctx_.spec->ddof, *ctx_.dec);
     if (ctx_.spec->min_valid > 0) apply_min_valid(out, st_.counts());
@@ -253,6 +255,12 @@ class DerivedAccumulator final : public Accumulator {
       st.merge_packed(sub, data + used, n);
       used += n;
     }
+  }
+  void write_tier(std::vector<char>& buf) const override {
+    for (const auto& st : states_) st.write_tier(buf);
+  }
+  void adopt_tier(const char*& p) override {
+    for (auto& st : states_) st = st.with_tier(box_, p);
   }
   std::vector<double> finalize() override {
     const ReductionSpec& s = *ctx_.spec;
@@ -479,6 +487,38 @@ void Accumulator::apply_min_valid(std::vector<double>& out, const std::vector<st
     }
     if (double(valid[c]) < ctx_.spec->min_valid * total) out[c] = nan_value;
   }
+}
+
+std::vector<char> Accumulator::save(const Box& sub) {
+  std::vector<char> tier;
+  write_tier(tier);
+  std::vector<char> out;
+  put(out, static_cast<std::uint64_t>(tier.size()));
+  out.insert(out.end(), tier.begin(), tier.end());
+  const std::vector<char> cells = pack(sub);
+  out.insert(out.end(), cells.begin(), cells.end());
+  return out;
+}
+
+void Accumulator::restore(const Box& saved_box, const Box& sub, const char* data, std::size_t size) {
+  std::uint64_t tier_size = 0;
+  if (size < 8) throw RuntimeError("checkpoint: a saved state is truncated");
+  std::memcpy(&tier_size, data, 8);
+  if (tier_size > size - 8) throw RuntimeError("checkpoint: a saved state is truncated");
+  const char* tier = data + 8;
+  // Every saved part of a reduction shares one tier (they were harmonised before saving).
+  if (!restored_) {
+    const char* p = tier;
+    adopt_tier(p);
+    restored_ = true;
+  }
+  // The saved cells as one accumulator over their own box, then the part this one needs.
+  auto whole = empty_like(saved_box);
+  const char* p = tier;
+  whole->adopt_tier(p);
+  whole->merge_packed(saved_box, data + 8 + tier_size, size - 8 - tier_size);
+  const std::vector<char> part = whole->pack(sub);
+  merge_packed(sub, part.data(), part.size());
 }
 
 std::unique_ptr<Accumulator> Accumulator::make(const ReductionContext& ctx, const Box& state_box) {

@@ -50,6 +50,11 @@ class Accumulator {
   virtual std::unique_ptr<Accumulator> empty_like(const Box& box) const = 0;
   virtual std::vector<char> pack(const Box& sub) = 0;
   virtual void merge_packed(const Box& sub, const char* data, std::size_t size) = 0;
+  // Checkpoints: the cells of `sub` with what merging them needs (exact-sum tiers), and the
+  // inverse. restore() adds a saved `saved_box` (any rank's, any rank count) to the cells of
+  // `sub` (inside both); every restore into one accumulator must come before its first add().
+  std::vector<char> save(const Box& sub);
+  void restore(const Box& saved_box, const Box& sub, const char* data, std::size_t size);
   // Final values of every cell of box() (row-major), NaN where missing.
   virtual std::vector<double> finalize() = 0;
 
@@ -57,6 +62,9 @@ class Accumulator {
 
  protected:
   Accumulator(const ReductionContext& ctx, const Box& box) : ctx_(ctx), box_(box) {}
+  virtual void write_tier(std::vector<char>&) const {}
+  // Zeroes the state and takes the tiers read from `p` (advanced).
+  virtual void adopt_tier(const char*&) {}
   // Calls f(sub, group) for the parts of `region` inside the domain with one group each.
   template <class F>
   void for_each_group_run(const Box& region, F&& f) const;
@@ -65,6 +73,7 @@ class Accumulator {
 
   ReductionContext ctx_;
   Box box_;
+  bool restored_ = false;
 };
 
 }  // namespace tessera

@@ -7,6 +7,7 @@
 #include <ctime>
 #include <exception>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -15,10 +16,13 @@
 #include <nlohmann/json.hpp>
 
 #include "cf/decoding.hpp"
+#include "core/cleanup.hpp"
 #include "core/error.hpp"
+#include "core/stop_request.hpp"
 #include "core/version.hpp"
 #include "decomp/box_iteration.hpp"
 #include "exec/accumulator.hpp"
+#include "exec/checkpoint.hpp"
 #include "exec/output_builder.hpp"
 #include "exec/weights.hpp"
 #include "io/scan.hpp"
@@ -73,6 +77,51 @@ void write_report(const std::string& path, const JobSpec& job, const Plan& plan,
   if (!f) throw RuntimeError("cannot write report '" + path + "'");
   f << j.dump(2) << "\n";
   if (!f) throw RuntimeError("cannot write report '" + path + "'");
+}
+
+// Bounding box of two boxes of one rank (either may be empty).
+Box hull(const Box& a, const Box& b) {
+  if (empty(a)) return b;
+  if (empty(b)) return a;
+  Box h = a;
+  for (std::size_t i = 0; i < a.rank(); ++i) {
+    h.start[i] = std::min(a.start[i], b.start[i]);
+    h.count[i] = std::max(a.start[i] + a.count[i], b.start[i] + b.count[i]) - h.start[i];
+  }
+  return h;
+}
+
+std::vector<char> boxes_bytes(const std::vector<Box>& boxes) {
+  std::vector<char> out;
+  auto put = [&](std::uint64_t v) { out.insert(out.end(), reinterpret_cast<const char*>(&v), reinterpret_cast<const char*>(&v) + 8); };
+  put(boxes.size());
+  for (const Box& b : boxes) {
+    put(b.rank());
+    for (auto v : b.start) put(v);
+    for (auto v : b.count) put(v);
+  }
+  return out;
+}
+
+std::vector<Box> boxes_from(const std::vector<char>& in) {
+  std::size_t at = 0;
+  auto take = [&] {
+    std::uint64_t v;
+    std::memcpy(&v, in.data() + at, 8);
+    at += 8;
+    return static_cast<std::size_t>(v);
+  };
+  std::vector<Box> out;
+  if (in.empty()) return out;
+  const std::size_t n = take();
+  for (std::size_t k = 0; k < n; ++k) {
+    const std::size_t nd = take();
+    Box b{std::vector<std::size_t>(nd), std::vector<std::size_t>(nd)};
+    for (auto& v : b.start) v = take();
+    for (auto& v : b.count) v = take();
+    out.push_back(b);
+  }
+  return out;
 }
 
 }  // namespace
@@ -144,20 +193,164 @@ RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& c
   });
   times.plan = since(t0);
 
+  // Checkpoints: a published one in the dir is resumed (rank 0 checks that it belongs to this
+  // job and these inputs); stop requests (SIGTERM, SIGUSR1) wait for the next tile boundary.
+  const std::string ckpt_dir = opt.checkpoint_dir.empty() ? job.run.checkpoint.dir : opt.checkpoint_dir;
+  const bool checkpointing = !ckpt_dir.empty();
+  const double ckpt_every = job.run.checkpoint.every_seconds;
+  std::optional<CheckpointStore> store;
+  std::string fingerprint;
+  std::optional<CheckpointManifest> resumed;
+  std::vector<SavedState> restored;  // every saved state of the resumed checkpoint
+  std::vector<std::vector<Box>> done(plan.inputs.size());  // per input plan: boxes already in the states
+  if (checkpointing) {
+    install_cleanup_handlers();
+    stop_on_signal_at_tile_boundary();
+    store.emplace(ckpt_dir);
+    std::string text;
+    try {
+      text = mpi::run_phase(comm, [&] {
+        if (rank != 0) return std::string();
+        fingerprint = checkpoint_fingerprint(job, metas);
+        const auto m = store->load(fingerprint);
+        return m ? to_json(*m) : std::string();
+      });
+    } catch (const AgreedError& e) {
+      throw AgreedError(e.code(), e.what(), 0, comm.size());  // about the checkpoint, not rank 0
+    }
+    text = comm.broadcast(text, 0);
+    if (!text.empty()) {
+      resumed = manifest_from_json(text);
+      restored = mpi::run_phase(comm, [&] {
+        if (resumed->done.size() != plan.inputs.size() || resumed->pass >= plan.passes)
+          throw RuntimeError("checkpoint in '" + ckpt_dir + "' does not fit this job's plan; remove it to start over");
+        return store->read_states(*resumed);
+      });
+      done = resumed->done;
+      if (rank == 0 && !opt.quiet)
+        std::cerr << "tessera: resuming from checkpoint gen-" << resumed->generation << " in " << ckpt_dir
+                  << " (written by " << resumed->ranks << " rank" << (resumed->ranks > 1 ? "s" : "") << ")\n";
+    }
+  }
+  // A rank's accumulator covers its state box; when resuming it also covers the cells it owns,
+  // which receive the checkpoint's saved states (each saved cell goes to exactly one owner).
+  auto state_box_of = [&](const ReductionPlan& rp, int r) {
+    if (!resumed || rp.out_shape.empty()) return rp.state_boxes[r];
+    return hull(rp.state_boxes[r], rp.owned_boxes[r]);
+  };
+  auto sends = [&](const ReductionPlan& rp, int src, int dst, Box& sub) {
+    if (!rp.owns(dst)) return false;
+    sub = rp.out_shape.empty() ? Box() : intersect(state_box_of(rp, src), rp.owned_boxes[dst]);
+    return rp.out_shape.empty() || !empty(sub);
+  };
+  std::vector<SavedState> completed;  // this rank's owned states of finished passes (for checkpoints)
+  auto last_ckpt = Clock::now();
+
   std::vector<Result> results(job.reductions.size());
   std::map<std::size_t, AnomalyBase> bases;  // by reduction index: results later passes subtract
   double bytes_read = 0;
   std::uint64_t my_bytes = 0;
-  for (const auto& ip : plan.inputs)
-    for (const Box& t : ip.tiles[rank]) my_bytes += volume(t) * ip.element_bytes;
+  // What is left to read: each rank's tiles less the boxes a resumed checkpoint already holds.
+  std::vector<std::vector<std::vector<Box>>> todo(plan.inputs.size());  // per input plan, per rank
+  for (std::size_t ipi = 0; ipi < plan.inputs.size(); ++ipi) {
+    const InputPlan& ip = plan.inputs[ipi];
+    todo[ipi].resize(ranks);
+    for (int r = 0; r < ranks; ++r)
+      for (const Box& t : ip.tiles[r])
+        for (Box& piece : subtract(t, done[ipi])) todo[ipi][r].push_back(std::move(piece));
+    for (const Box& t : todo[ipi][rank]) my_bytes += volume(t) * ip.element_bytes;
+  }
   Progress progress(!opt.quiet && rank == 0, my_bytes, ranks);
+
+  std::vector<std::vector<Box>> finished(plan.inputs.size());  // per input plan: this rank's boxes read so far
+  // Saves everything accumulated so far (collective: every rank at the same tile boundary). The
+  // states are merged to their owners first, so the checkpoint holds one state per output cell
+  // in one exact-sum tier per reduction; progress is the global set of input boxes read.
+  // Returns the generation; a failed periodic save is a warning, a failed final one an error.
+  auto save_checkpoint = [&](std::size_t pass, std::map<std::size_t, std::unique_ptr<Accumulator>>& accs,
+                             bool final) -> std::uint64_t {
+    const auto t_ck = Clock::now();
+    std::vector<SavedState> states = completed;
+    for (auto& [index, acc] : accs) {
+      if (!acc) continue;
+      const ReductionPlan& rp = *find_reduction(plan, index);
+      const Box owned = rp.out_shape.empty() ? Box() : rp.owned_boxes[rank];
+      acc->harmonize(comm);
+      if (rp.exchanges) {
+        std::vector<std::vector<char>> send(ranks);
+        for (int dst = 0; dst < ranks; ++dst) {
+          Box sub;
+          if (sends(rp, rank, dst, sub)) send[dst] = acc->pack(sub);
+        }
+        const auto recv = comm.alltoallv(send);
+        if (rp.owns(rank)) {
+          auto merged = acc->empty_like(owned);
+          for (int src = 0; src < ranks; ++src) {
+            Box sub;
+            if (sends(rp, src, rank, sub)) merged->merge_packed(sub, recv[src].data(), recv[src].size());
+          }
+          states.push_back({index, owned, merged->save(owned)});
+        }
+      } else if (rp.owns(rank)) {
+        states.push_back({index, owned, acc->save(owned)});
+      }
+    }
+    CheckpointManifest m;
+    m.ranks = ranks;
+    m.pass = pass;
+    m.done = done;
+    for (std::size_t ipi = 0; ipi < plan.inputs.size(); ++ipi) {
+      std::vector<std::vector<char>> send(ranks);
+      send[0] = boxes_bytes(finished[ipi]);
+      const auto recv = comm.alltoallv(send);
+      if (rank == 0)
+        for (const auto& blob : recv)
+          for (Box& b : boxes_from(blob)) m.done[ipi].push_back(std::move(b));
+    }
+    m.generation = std::stoull(comm.broadcast(rank == 0 ? std::to_string(store->next_generation()) : "", 0));
+    std::string err;
+    double bytes = 0;
+    try {
+      store->write_rank(m.generation, rank, states);
+      for (const auto& st : states) bytes += double(st.data.size());
+    } catch (const std::exception& e) {
+      err = e.what();
+    }
+    bool failed = comm.allreduce_max(std::int64_t(!err.empty())) != 0;
+    if (!failed && rank == 0) {
+      try {
+        m.seconds = since(t_ck);
+        store->publish(m, fingerprint);
+      } catch (const std::exception& e) {
+        err = e.what();
+      }
+    }
+    failed = comm.allreduce_max(std::int64_t(!err.empty())) != 0;
+    bytes = comm.allreduce_sum(bytes);
+    last_ckpt = Clock::now();
+    if (failed) {
+      if (final) throw RuntimeError(err.empty() ? "checkpoint: another rank could not write its part" : err);
+      if (!err.empty()) std::cerr << "tessera: warning: checkpoint not saved, the run goes on: " << err << "\n";
+      return 0;
+    }
+    if (rank == 0 && !opt.quiet) {
+      std::ostringstream os;
+      os.setf(std::ios::fixed);
+      os.precision(3);
+      os << "tessera: checkpoint gen-" << m.generation << " saved in " << ckpt_dir << " (" << bytes / 1e6 << " MB from "
+         << ranks << " rank" << (ranks > 1 ? "s" : "") << " in " << since(t_ck) << " s)\n";
+      std::cerr << os.str();
+    }
+    return m.generation;
+  };
 
   for (std::size_t pass = 0; pass < plan.passes; ++pass) {
     // 2. Execute: stream this rank's tiles through every reduction of the input (one pass).
     std::map<std::size_t, std::unique_ptr<Accumulator>> accs;
     std::map<std::size_t, ReductionContext> contexts;
     mpi::run_phase(comm, [&] {
-      for (const InputPlan& ip : plan.inputs) {
+      for (std::size_t ipi = 0; ipi < plan.inputs.size(); ++ipi) {
+        const InputPlan& ip = plan.inputs[ipi];
         if (ip.pass != pass) continue;
         const InputMeta& meta = views[ip.input];
         const Decoding& dec = decodings[ip.input];
@@ -172,17 +365,27 @@ RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& c
             for (auto& [b, base] : bases)
               if (job.reductions[b].name == ctx.spec->anomaly_of) ctx.base = &base;
           contexts[rp.index] = ctx;
-          accs[rp.index] = Accumulator::make(contexts[rp.index], rp.state_boxes[rank]);
+          accs[rp.index] = Accumulator::make(contexts[rp.index], state_box_of(rp, rank));
+          for (const SavedState& st : restored) {
+            if (st.reduction != rp.index) continue;
+            if (rp.out_shape.empty()) {
+              if (rank == 0) accs[rp.index]->restore(st.box, Box(), st.data.data(), st.data.size());
+              continue;
+            }
+            const Box sub = intersect(st.box, rp.owned_boxes[rank]);
+            if (!empty(sub)) accs[rp.index]->restore(st.box, sub, st.data.data(), st.data.size());
+          }
           mine_accs.push_back(accs[rp.index].get());
         }
         // Collective sources are opened by every rank together, and every rank then reads in
         // lockstep (an empty box once it has no tiles left); others open lazily and read alone.
         auto source = open_selected(inputs[ip.input], &comm);
         const bool lockstep = source->collective();
-        const std::vector<Box>& mine = ip.tiles[rank];
+        const std::vector<Box>& mine = todo[ipi][rank];
+        // With checkpoints every rank takes part in every round: the decision to save is collective.
         std::size_t rounds = mine.size();
-        if (lockstep)
-          for (const auto& other : ip.tiles) rounds = std::max(rounds, other.size());
+        if (lockstep || checkpointing)
+          for (const auto& other : todo[ipi]) rounds = std::max(rounds, other.size());
         if (rounds == 0) continue;
         std::uint64_t largest = 0;
         for (const Box& t : mine) largest = std::max(largest, volume(t));
@@ -202,11 +405,12 @@ RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& c
         for (std::size_t i = 0; i < rounds; ++i) {
           const bool has_tile = i < mine.size() && !failure;
           const Box& t = has_tile ? mine[i] : nothing;
+          bool added = false;
           try {
             auto tr = Clock::now();
-            source->read(t, raw.data());
+            if (has_tile || lockstep) source->read(t, raw.data());
             times.read += since(tr);
-            if (!has_tile) continue;
+            if (has_tile) {
             auto tc = Clock::now();
             auto dev = Kokkos::create_mirror_view_and_copy(Kokkos::DefaultExecutionSpace::memory_space(), raw);
             const RawTile tile{meta.var.type, dev.data(), t};
@@ -222,14 +426,38 @@ RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& c
             }
             Kokkos::fence();
             times.compute += since(tc);
+            added = true;
+            }
           } catch (...) {
             if (!failure) failure = std::current_exception();
-            if (!lockstep) break;
-            continue;
+            if (!lockstep && !checkpointing) break;
           }
-          const std::size_t n = static_cast<std::size_t>(volume(t));
-          bytes_read += double(n * ip.element_bytes);
-          progress.advance(n * ip.element_bytes);
+          if (added) {
+            const std::size_t n = static_cast<std::size_t>(volume(t));
+            bytes_read += double(n * ip.element_bytes);
+            progress.advance(n * ip.element_bytes);
+            if (checkpointing) finished[ipi].push_back(t);
+          }
+          if (!checkpointing) continue;
+          // A tile boundary: every rank learns whether any failed (stop), was asked to stop, or
+          // (rank 0's clock) whether a periodic checkpoint is due.
+          std::int64_t flag = failure ? 4 : 0;
+          if (stop_requested()) flag |= 2;
+          if (rank == 0 && ckpt_every > 0 && since(last_ckpt) >= ckpt_every) flag |= 1;
+          flag = comm.allreduce_max(flag);
+          if (flag & 4) break;
+          if (flag & 2) {
+            const std::uint64_t gen = save_checkpoint(pass, accs, true);
+            std::ostringstream os;
+            os.setf(std::ios::fixed);
+            os.precision(0);
+            os << "stopped on request (signal " << comm.allreduce_max(std::int64_t(stop_signal()))
+               << ") after saving checkpoint gen-" << gen << " in " << ckpt_dir << " ("
+               << 100.0 * comm.allreduce_sum(bytes_read) / std::max(1.0, comm.allreduce_sum(double(my_bytes)))
+               << " % of this run's input read); run the same command again (at any rank count) to resume";
+            throw CheckpointedStop(os.str());
+          }
+          if (flag & 1) save_checkpoint(pass, accs, false);
         }
         if (failure) std::rethrow_exception(failure);
       }
@@ -244,28 +472,34 @@ RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& c
           Accumulator& acc = *accs[rp.index];
           Result& res = results[rp.index];
           res = Result{rp.index, rp.out_shape.empty() ? Box() : rp.owned_boxes[rank], rp.owns(rank), {}};
+          // Checkpoints keep one exact-sum tier per reduction (saved parts merge on restore).
+          if (rp.exchanges || checkpointing) acc.harmonize(comm);
           if (rp.exchanges) {
-            acc.harmonize(comm);
             std::vector<std::vector<char>> send(ranks);
             for (int dst = 0; dst < ranks; ++dst) {
               Box sub;
-              if (rp.sends(rank, dst, sub)) send[dst] = acc.pack(sub);
+              if (sends(rp, rank, dst, sub)) send[dst] = acc.pack(sub);
             }
             const auto recv = comm.alltoallv(send);
             if (res.owns) {
               auto merged = acc.empty_like(res.owned);
               for (int src = 0; src < ranks; ++src) {
                 Box sub;
-                if (rp.sends(src, rank, sub)) merged->merge_packed(sub, recv[src].data(), recv[src].size());
+                if (sends(rp, src, rank, sub)) merged->merge_packed(sub, recv[src].data(), recv[src].size());
               }
+              if (checkpointing) completed.push_back({rp.index, res.owned, merged->save(res.owned)});
               res.values = merged->finalize();
             }
           } else if (res.owns) {
+            if (checkpointing) completed.push_back({rp.index, res.owned, acc.save(res.owned)});
             res.values = acc.finalize();
           }
           accs[rp.index].reset();  // free the partial state early
         }
       }
+      // This pass's inputs are now wholly in the states of `completed`.
+      for (std::size_t ipi = 0; ipi < plan.inputs.size(); ++ipi)
+        if (plan.inputs[ipi].pass == pass) done[ipi] = {plan.inputs[ipi].read_box}, finished[ipi].clear();
     });
 
     // Anomaly bases finished in this pass go to the ranks whose tiles need them.
@@ -361,6 +595,11 @@ RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& c
   bases.clear();
   write_output(job.output.path, overwrite, ds, comm);
   times.write = since(tw);
+  // The output is complete: a rerun must start afresh, not resume.
+  if (checkpointing)
+    mpi::run_phase(comm, [&] {
+      if (rank == 0) store->remove();
+    });
   // 5. Report.
   const double wall = since(t_start);
   std::vector<double> bytes = comm.gather_to_root(bytes_read);

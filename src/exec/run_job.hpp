@@ -16,6 +16,7 @@ struct RunOptions {
   bool quiet = false;         // no progress lines
   std::string report_path;    // --report FILE.json
   std::string command_line;   // recorded in the output's history
+  std::string checkpoint_dir; // --checkpoint-dir: overrides run.checkpoint.dir (enables checkpoints)
 };
 
 struct RunSummary {

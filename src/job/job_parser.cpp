@@ -436,9 +436,24 @@ OutputSpec read_output(const Field& f, const fs::path& base) {
   return out;
 }
 
-RunSpec read_run(const Field& f) {
-  f.as_map({"memory_per_rank"});
+CheckpointSpec read_checkpoint(const Field& f, const fs::path& base) {
+  f.as_map({"dir", "every"});
+  CheckpointSpec c;
+  c.pos = f.pos();
+  c.dir = resolve_path(f.need("dir").text(), base);
+  if (const Field every = f.get("every"); every.present()) {
+    const std::string s = every.text();
+    if (!parse_duration(s, c.every_seconds))
+      every.fail(every.name() + " must be a positive duration such as 30s, 5min, 1h or 2d (units s, min, h, d), "
+                 "not '" + s + "'");
+  }
+  return c;
+}
+
+RunSpec read_run(const Field& f, const fs::path& base) {
+  f.as_map({"memory_per_rank", "checkpoint"});
   RunSpec run;
+  if (const Field ck = f.get("checkpoint"); ck.present()) run.checkpoint = read_checkpoint(ck, base);
   if (const Field memory = f.get("memory_per_rank"); memory.present()) {
     const std::string s = memory.text();
     if (!parse_byte_size(s, run.memory_per_rank))
@@ -468,7 +483,7 @@ JobSpec read_job(const YAML::Node& root, const std::string& label, const fs::pat
   spec.inputs = read_inputs(top.need("inputs"), base);
   spec.reductions = read_reductions(top.need("reductions"), spec.inputs);
   spec.output = read_output(top.need("output"), base);
-  if (const Field run = top.get("run"); run.present()) spec.run = read_run(run);
+  if (const Field run = top.get("run"); run.present()) spec.run = read_run(run, base);
   return spec;
 }
 
@@ -545,6 +560,26 @@ bool parse_byte_size(const std::string& text, std::uint64_t& bytes) {
     bytes = n * u.scale;
     return true;
   }
+  return false;
+}
+
+bool parse_duration(const std::string& text, double& seconds) {
+  std::size_t i = 0;
+  double n = 0;
+  for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) {
+    n = n * 10 + (text[i] - '0');
+    if (n > 1e12) return false;
+  }
+  if (i == 0) return false;
+  while (i < text.size() && text[i] == ' ') ++i;
+  const std::string unit = text.substr(i);
+  static const struct { const char* unit; double scale; } units[] = {
+      {"", 1}, {"s", 1}, {"sec", 1}, {"min", 60}, {"h", 3600}, {"d", 86400}};
+  for (const auto& u : units)
+    if (unit == u.unit) {
+      seconds = n * u.scale;
+      return seconds > 0;
+    }
   return false;
 }
 

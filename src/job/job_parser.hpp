@@ -17,4 +17,7 @@ JobSpec parse_job_text(const std::string& text, const std::string& label, const 
 // "512MiB", "2GB", "1048576" -> bytes; false on malformed input.
 bool parse_byte_size(const std::string& text, std::uint64_t& bytes);
 
+// "30s", "5min", "1h", "2d", "90" (seconds) -> seconds > 0; false on malformed or zero input.
+bool parse_duration(const std::string& text, double& seconds);
+
 }  // namespace tessera

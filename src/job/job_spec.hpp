@@ -71,8 +71,16 @@ struct OutputSpec {
   std::optional<DType> dtype;       // overrides float->float, double->double
 };
 
+// `run.checkpoint`: where and how often partial states are saved (see exec/checkpoint.hpp).
+struct CheckpointSpec {
+  std::string dir;                  // absolute; empty = no checkpoints (unless --checkpoint-dir)
+  double every_seconds = 0;         // 0 = only when told to stop (SIGTERM, SIGUSR1)
+  SourcePos pos;
+};
+
 struct RunSpec {
   std::uint64_t memory_per_rank = 512ull << 20;  // bytes for data buffers
+  CheckpointSpec checkpoint;
 };
 
 struct JobSpec {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 
 #include "core/error.hpp"
 
@@ -200,6 +201,44 @@ ExactSum ExactSum::empty_like(std::size_t cells) const {
   e.conv_lo_ = conv_lo_;
   if (mode_ == Mode::split) e.lo_ = Kokkos::View<double*>("exact_sum_lo", cells);
   if (mode_ == Mode::wide) e.wide_ = Kokkos::View<WideSum*>("exact_sum_wide", cells);
+  return e;
+}
+
+namespace {
+template <class T>
+void put_value(std::vector<char>& buf, const T& v) {
+  const char* p = reinterpret_cast<const char*>(&v);
+  buf.insert(buf.end(), p, p + sizeof(T));
+}
+template <class T>
+T take_value(const char*& p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  p += sizeof(T);
+  return v;
+}
+}  // namespace
+
+void ExactSum::write_tier(std::vector<char>& buf) const {
+  put_value(buf, static_cast<std::int32_t>(mode_));
+  put_value(buf, static_cast<std::int32_t>(q_));
+  put_value(buf, static_cast<std::int32_t>(k_));
+  put_value(buf, static_cast<std::int32_t>(anchor_));
+  for (double d : {hi_bound_, lo_bound_, wide_bound_, max_seen_, conv_hi_, conv_lo_}) put_value(buf, d);
+}
+
+ExactSum ExactSum::with_tier(const char*& p, std::size_t cells) const {
+  ExactSum e(cells, expected_terms_);
+  const auto mode = take_value<std::int32_t>(p);
+  if (mode < 0 || mode > static_cast<int>(Mode::wide)) throw RuntimeError("checkpoint holds an unknown exact-sum tier");
+  e.mode_ = static_cast<Mode>(mode);
+  e.q_ = take_value<std::int32_t>(p);
+  e.k_ = take_value<std::int32_t>(p);
+  e.anchor_ = take_value<std::int32_t>(p);
+  for (double* d : {&e.hi_bound_, &e.lo_bound_, &e.wide_bound_, &e.max_seen_, &e.conv_hi_, &e.conv_lo_})
+    *d = take_value<double>(p);
+  if (e.mode_ == Mode::split) e.lo_ = Kokkos::View<double*>("exact_sum_lo", cells);
+  if (e.mode_ == Mode::wide) e.wide_ = Kokkos::View<WideSum*>("exact_sum_wide", cells);
   return e;
 }
 

@@ -45,6 +45,10 @@ class ExactSum {
   void harmonize(const mpi::Comm& comm);
   // An empty array with the same tier and parameters (after harmonize) over `cells` cells.
   ExactSum empty_like(std::size_t cells) const;
+  // Checkpoints: the tier and its bounds as bytes, and an empty array over `cells` cells in the
+  // tier read back from `p` (advanced), so that saved cells merge exactly.
+  void write_tier(std::vector<char>& buf) const;
+  ExactSum with_tier(const char*& p, std::size_t cells) const;
 
   Mode mode() const { return mode_; }
   int anchor() const { return anchor_; }  // wide tier: values are integers times 2^anchor

@@ -217,6 +217,18 @@ ReductionState ReductionState::empty_like(const Box& box) const {
   return s;
 }
 
+void ReductionState::write_tier(std::vector<char>& buf) const {
+  if (needs_.sum) sum_.write_tier(buf);
+  if (needs_.sumsq) sumsq_.write_tier(buf);
+}
+
+ReductionState ReductionState::with_tier(const Box& box, const char*& p) const {
+  ReductionState s(box, needs_, mantissa_bits_, expected_terms_);
+  if (needs_.sum) s.sum_ = sum_.with_tier(p, s.cells_);
+  if (needs_.sumsq) s.sumsq_ = sumsq_.with_tier(p, s.cells_);
+  return s;
+}
+
 void ReductionState::sync_to_host() {
   if (host_current_) return;
   host_count_ = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), count_);

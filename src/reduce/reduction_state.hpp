@@ -53,6 +53,11 @@ class ReductionState {
   // A zeroed state over `box` with the same tiers (after harmonize), to merge parts into.
   ReductionState empty_like(const Box& box) const;
 
+  // Checkpoints: the exact-sum tiers as bytes, and a zeroed state over `box` in the tiers read
+  // back from `p` (advanced), into which saved cells merge exactly.
+  void write_tier(std::vector<char>& buf) const;
+  ReductionState with_tier(const Box& box, const char*& p) const;
+
   // Exchange: the cells of `sub` (inside box()) as bytes, and the inverse that adds them here.
   std::vector<char> pack(const Box& sub);
   void merge_packed(const Box& sub, const char* data, std::size_t size);

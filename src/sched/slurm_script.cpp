@@ -109,8 +109,31 @@ esac
 say "job $SLURM_JOB_ID: $JOB on $ranks rank(s), ${SLURM_JOB_NUM_NODES:-1} node(s) ($SLURM_JOB_NODELIST), via ${launch[*]}"
 say "tessera: $exe; report: $TESSERA_REPORT"
 set +e
-"${launch[@]}" "$exe" run "$JOB" --report "$TESSERA_REPORT" "$@"
-rc=$?
+# Preemption and time limits: Slurm signals this shell (--signal=B:USR1@120, or
+# `scancel --signal=USR1 --batch`; SIGTERM when the job is cancelled or requeued). The launcher
+# gets SIGUSR1 (srun and mpirun forward it to every rank): with checkpoints enabled (run.checkpoint
+# or --checkpoint-dir) Tessera finishes its tile, saves a checkpoint and exits 75; without, it
+# ignores SIGUSR1 and runs on.
+forward_stop() {
+  say "got SIG$1: asking tessera to checkpoint and stop"
+  kill -USR1 "$pid" 2>/dev/null || true
+}
+trap 'forward_stop USR1' USR1
+trap 'forward_stop TERM' TERM
+"${launch[@]}" "$exe" run "$JOB" --report "$TESSERA_REPORT" "$@" &
+pid=$!
+# A trapped signal ends `wait` early (status 128+signal) while the launcher runs on: wait again.
+while :; do
+  wait "$pid"
+  rc=$?
+  kill -0 "$pid" 2>/dev/null || break
+done
+if [ "$rc" -gt 128 ]; then
+  wait "$pid" 2>/dev/null
+  rc2=$?
+  [ "$rc2" -eq 127 ] || rc=$rc2  # 127: already collected, rc is the launcher's own status
+fi
+trap - USR1 TERM
 set -e
 
 # Ranks Tessera saw (the report's "ranks"): fewer means every rank ran alone, e.g. an MPI
@@ -124,6 +147,13 @@ if [ -n "$seen" ] && [ "$seen" -ne "$ranks" ]; then
   fail 4 "tessera ran on $seen rank(s), the allocation has $ranks task(s): ${launch[0]} did not start one MPI job (try TESSERA_LAUNCHER=mpirun, or TESSERA_SRUN_MPI matching your MPI)"
 fi
 # Tessera's own codes pass through; anything else (a crash, a launcher error) is a runtime failure.
+# 75: checkpointed on request; requeue the job (#SBATCH --requeue) so that it resumes.
+if [ "$rc" -eq 75 ]; then
+  say "tessera saved a checkpoint and stopped (exit 75): requeueing job $SLURM_JOB_ID to resume from it"
+  scontrol requeue "$SLURM_JOB_ID" ||
+    say "error: scontrol requeue $SLURM_JOB_ID failed: resubmit the job yourself to resume"
+  exit 75
+fi
 case "$rc" in
   0 | 2 | 3 | 4) say "tessera exited with $rc" ;;
   *)
@@ -210,12 +240,19 @@ std::string render_slurm(const JobSpec& job, const SlurmOptions& opt) {
      << "#\n"
      << "# sbatch options on the command line override the #SBATCH lines. Launches with srun (PMIx),\n"
      << "# else mpirun; checks the rank count; exits with Tessera's code (0 ok, 2 job/usage, 3 input\n"
-     << "# data, 4 runtime). Same logic as slurm/tessera.sbatch; tunables below and after the marker.\n"
+     << "# data, 4 runtime; 75 checkpointed and requeued). Same logic as slurm/tessera.sbatch; tunables\n"
+     << "# below and after the marker.\n"
      << "#\n"
      << "# Job name (squeue).\n"
      << "#SBATCH --job-name=" << job.name << "\n"
      << "# Log (stdout and stderr) in the submit folder; %j is the job id.\n"
      << "#SBATCH --output=" << job.name << "-%j.out\n"
+     << "# SIGUSR1 to this shell 120 s before the time limit: checkpoint, then requeue (exit 75).\n"
+     << "#SBATCH --signal=B:USR1@120\n"
+     << "# Requeueable (scontrol requeue when Tessera exits 75).\n"
+     << "#SBATCH --requeue\n"
+     << "# Append to the log when requeued, so it shows every run.\n"
+     << "#SBATCH --open-mode=append\n"
      << "# Nodes.\n"
      << "#SBATCH --nodes=" << opt.nodes << "\n";
   if (opt.ntasks_per_node > 0)

@@ -6,7 +6,9 @@
 #   - the mpirun fallback (srun given an MPI plugin that does not exist);
 #   - failures: a bad job file and a missing input give Tessera's exit codes 2 and 3 through
 #     `sbatch --wait`; ranks that do not form one MPI job are caught by the rank check (4); no
-#     job file gives 2; a run without a report or a crash gives 4.
+#     job file gives 2; a run without a report or a crash gives 4;
+#   - checkpoint/restart: a long job preempted by `scancel --signal=USR1 --batch` checkpoints
+#     (exit 75), is requeued by the script, resumes and writes the uninterrupted run's bytes.
 # Jobs run concurrently (sbatch --wait polls every few seconds). Everything lives in a temp
 # folder; the cluster is stopped on any exit (trap) and by a watchdog if this script is killed.
 # Needs: slurm-wlm munge, /usr/bin/python3 with netCDF4 and numpy. Prints `slurm: N passed, M failed`.
@@ -43,6 +45,33 @@ done
 echo "bogus_key: 1" >>"$work/jobs/bad-job.yaml"
 sed -i 's#\.\./data/tas_daily\.nc#../data/no-such-file.nc#' "$work/jobs/bad-input.yaml"
 "$mpiexec" -n 2 "$bin" run "$work/jobs/reference.yaml" --quiet >/dev/null
+
+# Checkpoint/restart: a job long enough to be preempted (~110 MB in 1 MiB tiles, every kind of
+# reduction), checkpointing every second into ../ckpt; its reference is a direct run.
+(cd "$work" && "$mpiexec" -n 2 "$bin" generate data/big.nc --shape 1461,96,192 --chunks 92,96,192 \
+  --fill-fraction 0.002 >/dev/null)
+ckpt_job() { # ckpt_job NAME RUN_LINE
+  cat >"$work/jobs/$1.yaml" <<EOF
+name: ckpt
+inputs:
+  tas: {path: ../data/big.nc, variable: tas}
+reductions:
+  - {name: tmean, op: mean, over: [time]}
+  - {name: tstd, op: std, over: [time]}
+  - {name: clim, op: mean, over: [time], groupby: month, select: {time: ["2000-01-01", "2001-12-31"]}}
+  - {name: gmst_anom, op: mean, over: [lat, lon], weights: area, anomaly_of: clim, resample: month}
+  - {name: tq, op: quantile, over: [time], q: [0.1, 0.9]}
+  - {name: hist, op: histogram, over: [time], bins: [250, 270, 290, 310]}
+output:
+  path: ../out/$1.nc
+run:
+  memory_per_rank: 1MiB
+$2
+EOF
+}
+ckpt_job checkpoint-ref ""
+ckpt_job checkpoint "  checkpoint: {dir: ../ckpt, every: 1s}"
+"$mpiexec" -n 2 "$bin" run "$work/jobs/checkpoint-ref.yaml" --quiet >/dev/null
 
 # A tessera that escapes the MPI job srun starts (no PMIx or Slurm variables): each rank is a
 # one-rank world, as with an MPI library that cannot use srun's plugin but starts anyway.
@@ -109,7 +138,35 @@ submit bad-input TESSERA="$bin" -- --time=2 --nodes=1 "$shipped" "$work/jobs/bad
 submit no-job-file TESSERA="$bin" -- --time=2 --nodes=1 "$shipped"
 submit no-report TESSERA="$work/bin/tessera-noop" -- --time=2 --nodes=1 "$shipped" "$work/jobs/bad-job.yaml"
 submit crash TESSERA="$work/bin/tessera-crash" -- --time=2 --nodes=1 "$shipped" "$work/jobs/bad-job.yaml"
+submit checkpoint TESSERA="$bin" -- --time=2 --nodes=2 --ntasks-per-node=1 --job-name=tessera-ckpt \
+  "$shipped" "$work/jobs/checkpoint.yaml"
+# The preemption: once the first periodic checkpoint is published (Tessera is in its tile loop),
+# `scancel --signal=USR1 --batch`, as Slurm's --signal=B:USR1@N sends before the time limit.
+# Slurm holds a requeued job for ~2 minutes (BeginTime); the test moves its start to now. sbatch
+# --wait returns 1 at the requeue, so the job's final state is read from scontrol.
+preempt() {
+  local t=0 id="" state=""
+  while [ ! -f "$work/ckpt/manifest.json" ] && [ $t -lt 1200 ]; do sleep 0.1; t=$((t + 1)); done
+  id=$(SLURM_CONF="$conf" squeue -h -n tessera-ckpt -o %i | head -n 1)
+  [ -n "$id" ] || { echo "no job to preempt" >"$work/runs/checkpoint/preempted"; return; }
+  SLURM_CONF="$conf" scancel --signal=USR1 --batch "$id"
+  echo "signalled job $id $((t / 10)) s in" >"$work/runs/checkpoint/preempted"
+  for ((t = 0; t < 900; t++)); do
+    state=$(SLURM_CONF="$conf" scontrol show job "$id" | grep -oE "JobState=[A-Z]+ Reason=[A-Za-z]+" | head -n 1)
+    case "$state" in
+      "JobState=PENDING Reason=BeginTime") SLURM_CONF="$conf" scontrol update JobId="$id" StartTime=now ;;
+      JobState=COMPLETED* | JobState=FAILED* | JobState=CANCELLED* | JobState=TIMEOUT*) break ;;
+    esac
+    sleep 0.1
+  done
+  SLURM_CONF="$conf" scontrol show job "$id" | grep -oE "(JobState=[A-Z]+|Restarts=[0-9]+|ExitCode=[0-9:]+)" |
+    tr '\n' ' ' >"$work/runs/checkpoint/final"
+}
+setsid bash -c "$(declare -f preempt); work='$work' conf='$conf' preempt" &
+preempter=$!
+track_group "$preempter"
 for p in "${submitters[@]}"; do wait "$p" || true; done
+wait "$preempter" || true
 echo "slurm: ${#submitters[@]} jobs submitted and finished ($((SECONDS - t_cluster)) s)"
 submitters=()
 
@@ -160,6 +217,26 @@ expect_code bad-input 3 tessera "tessera: error"
 expect_code no-job-file 2 tessera "no job file"
 expect_code no-report 4 tessera "wrote no report"
 expect_code crash 4 tessera "not a Tessera exit code"
+
+# Preempted: exit 75 and a requeue in the log (appended), then the resumed run; output bitwise
+# equal to the direct run; the checkpoint removed after success.
+expect_checkpoint() {
+  local name=checkpoint id log text diff
+  id=$(jobid "$name")
+  log="$work/runs/$name/tessera-$id.out"
+  grep -qs signalled "$work/runs/$name/preempted" ||
+    { fail "$name" "not preempted: $(cat "$work/runs/$name/preempted" 2>/dev/null)"; return; }
+  [ "$(cat "$work/runs/$name/final" 2>/dev/null)" = "JobState=COMPLETED Restarts=1 ExitCode=0:0 " ] ||
+    { fail "$name" "final job state '$(cat "$work/runs/$name/final" 2>/dev/null)', expected COMPLETED after 1 restart, exit 0"; return; }
+  for text in "got SIGUSR1" "exit 75" "requeueing job $id" "resuming from checkpoint" "tessera exited with 0"; do
+    grep -qF -- "$text" "$log" || { fail "$name" "log does not say '$text'"; return; }
+  done
+  [ ! -e "$work/ckpt" ] || { fail "$name" "the checkpoint stayed after the successful run"; return; }
+  diff=$(/usr/bin/python3 "$here/compare_nc.py" "$work/out/checkpoint-ref.nc" "$work/out/checkpoint.nc" 2 2>&1) ||
+    { fail "$name" "output differs from the uninterrupted run: $diff"; return; }
+  pass "$name (preempted by scancel --signal=USR1 --batch, requeued, resumed: bitwise equal; $(cat "$work/runs/$name/preempted"))"
+}
+expect_checkpoint
 
 echo "slurm: $passed passed, $failed failed ($((SECONDS - t_start)) s)"
 [ "$failed" -eq 0 ]

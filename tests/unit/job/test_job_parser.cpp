@@ -387,7 +387,7 @@ TEST(JobParserErrors, OverMustBeNamesWithoutDuplicates) {
 TEST(JobParserErrors, SectionTypes) {
   std::string text = "name: j\ninputs: [tas]\nreductions: [{name: m, op: sum, over: t}]\noutput: {path: o.nc}\n";
   EXPECT_TRUE(starts_with(error_of(text), "job.yaml:2:9: 'inputs' must be a map of input aliases"));
-  EXPECT_TRUE(has(error_of(k_minimal + "run: 5\n"), "'run' must be a map (keys: memory_per_rank), not '5'"));
+  EXPECT_TRUE(has(error_of(k_minimal + "run: 5\n"), "'run' must be a map (keys: memory_per_rank, checkpoint), not '5'"));
   text = k_minimal;
   text.replace(text.find("  - name: tas_mean"), 18, "  - just-a-string\n  - name: tas_mean");
   EXPECT_TRUE(starts_with(error_of(text), "job.yaml:7:5: reduction 1 must be a map"));
@@ -603,4 +603,48 @@ TEST(JobParserClimate, SpecificErrors) {
   text.replace(text.find("    variable: tas\n"), 18, "    variable: tas\n    select: {lat: [1, 2, 3]}\n");
   EXPECT_TRUE(has(error_of(text), "a [first, last] range of two values"));
 }
+}  // namespace tessera
+
+namespace tessera {
+namespace {
+
+TEST(Duration, UnitsAndErrors) {
+  double s = 0;
+  EXPECT_TRUE(parse_duration("30s", s));
+  EXPECT_EQ(s, 30);
+  EXPECT_TRUE(parse_duration("5min", s));
+  EXPECT_EQ(s, 300);
+  EXPECT_TRUE(parse_duration("1h", s));
+  EXPECT_EQ(s, 3600);
+  EXPECT_TRUE(parse_duration("2d", s));
+  EXPECT_EQ(s, 172800);
+  EXPECT_TRUE(parse_duration("90", s));
+  EXPECT_EQ(s, 90);
+  EXPECT_TRUE(parse_duration("10 min", s));
+  EXPECT_EQ(s, 600);
+  for (const char* bad : {"", "0s", "0", "-5s", "5 minutes", "1.5h", "h", "5m", "9999999999999d", "5s "})
+    EXPECT_FALSE(parse_duration(bad, s)) << bad;
+}
+
+TEST(JobParserCheckpoint, DirAndEvery) {
+  const JobSpec spec = parse(k_minimal + "run:\n  checkpoint: {dir: ckpt, every: 5min}\n");
+  EXPECT_EQ(spec.run.checkpoint.dir, "/base/dir/ckpt");
+  EXPECT_EQ(spec.run.checkpoint.every_seconds, 300);
+  const JobSpec only_dir = parse(k_minimal + "run:\n  checkpoint:\n    dir: /scratch/c\n");
+  EXPECT_EQ(only_dir.run.checkpoint.dir, "/scratch/c");
+  EXPECT_EQ(only_dir.run.checkpoint.every_seconds, 0);
+  EXPECT_TRUE(parse(k_minimal).run.checkpoint.dir.empty());
+}
+
+TEST(JobParserCheckpoint, Errors) {
+  EXPECT_EQ(error_of(k_minimal + "run:\n  checkpoint: {dir: c, every: soon}\n"),
+            "job.yaml:13:31: 'every' in 'checkpoint' in 'run' must be a positive duration such as 30s, 5min, 1h or 2d "
+            "(units s, min, h, d), not 'soon'");
+  EXPECT_TRUE(has(error_of(k_minimal + "run:\n  checkpoint: {every: 5min}\n"), "missing required key 'dir'"));
+  EXPECT_TRUE(has(error_of(k_minimal + "run:\n  checkpoint: {dir: c, evry: 5min}\n"), "did you mean 'every'?"));
+  EXPECT_TRUE(has(error_of(k_minimal + "run:\n  checkpoint: {dir: c, every: 0s}\n"), "must be a positive duration"));
+  EXPECT_TRUE(has(error_of(k_minimal + "run:\n  checkpoint: c\n"), "must be a map (keys: dir, every)"));
+}
+
+}  // namespace
 }  // namespace tessera
