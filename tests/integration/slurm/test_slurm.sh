@@ -112,6 +112,7 @@ submit() {
   while [ "$1" != -- ]; do envs+=("$1"); shift; done
   shift
   mkdir -p "$work/runs/$name"
+  printf '%q ' "${envs[@]}" -- "$@" >"$work/runs/$name/args"  # for a resubmission
   # shellcheck disable=SC2016  # expanded by the inner bash
   setsid env "${envs[@]}" SLURM_CONF="$conf" bash -c '
     cd "$1"; shift
@@ -173,6 +174,22 @@ submitters=()
 # --- checks ---
 jobid() { cut -d';' -f1 <"$work/runs/$1/jobid" 2>/dev/null | head -n 1; }
 rc_of() { cat "$work/runs/$1/rc" 2>/dev/null || echo none; }
+
+# Fourteen jobs on four virtual nodes sharing 2 cores now and then overload Open MPI's TCP
+# wire-up between "nodes" (connect() EAGAIN, then a rank segfaults in MPI_Init; Open MPI #11508:
+# timeouts outside MPI's control). A job that should succeed and failed that way, before Tessera
+# ran, is submitted once more on its own, with a note; failing twice fails the test.
+launch_flake() { grep -qE "failed to TCP connect to a peer|pmixp_client|ORTE was unable to reliably start" "$@" 2>/dev/null; }
+for name in shipped-1n shipped-2n shipped-4n rendered-1n rendered-2n rendered-4n fallback-mpirun; do
+  [ "$(rc_of "$name")" = 0 ] && continue
+  launch_flake "$work/runs/$name"/*.out || continue
+  echo "NOTE $name: MPI launch failure under load (not Tessera's), submitted once more:"
+  grep -hE -m3 "Message:|Error:|pmixp" "$work/runs/$name"/*.out | sed 's/^/  | /'
+  rm -f "$work/runs/$name"/*.out "$work/runs/$name"/*.report.json "$work/out/$name.nc" "$work/out/.$name.nc.tessera.lock"
+  eval "submit $name $(cat "$work/runs/$name/args")"
+  wait "${submitters[-1]}" || true
+done
+submitters=()
 
 # expect_ok NAME LOG_PREFIX RANKS LAUNCH_TEXT
 expect_ok() {
