@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.hpp"
+#include "io/aggregate.hpp"
 #include "io/hdf5_remote.hpp"
 #include "io/index_cache.hpp"
 #include "io/remote_cdf.hpp"
@@ -112,47 +113,6 @@ InputMeta scan_remote_file(net::ObjectStore& store, const std::string& url, cons
   return m;
 }
 
-// Several files of one input, along axis 0, ordered by their first coordinate value.
-InputMeta aggregate(std::vector<InputMeta> metas) {
-  auto first_value = [](const InputMeta& m) -> const double* {
-    const CoordinateInfo* c = m.coordinate(m.var.dims.at(0));
-    return c && !c->values.empty() ? &c->values.front() : nullptr;
-  };
-  if (std::all_of(metas.begin(), metas.end(), first_value))
-    std::stable_sort(metas.begin(), metas.end(),
-                     [&](const InputMeta& a, const InputMeta& b) { return *first_value(a) < *first_value(b); });
-  InputMeta out = metas.front();
-  out.parts.clear();
-  std::size_t offset = 0;
-  const std::string& rec = out.var.dims.at(0);
-  CoordinateInfo* rc = nullptr;
-  for (auto& c : out.coords)
-    if (c.var.name == rec) rc = &c, c.values.clear(), c.bounds.clear();
-  for (const InputMeta& m : metas) {
-    const std::string& path = m.parts.at(0).path;
-    if (m.var.dims != out.var.dims || m.var.type != out.var.type ||
-        !std::equal(m.var.shape.begin() + 1, m.var.shape.end(), out.var.shape.begin() + 1))
-      throw InputError("file '" + path + "': " + m.var.name + " differs in dimensions, shape or type from '" +
-                       metas.front().parts.at(0).path + "'");
-    FilePart p = m.parts.at(0);
-    p.offset = offset;
-    offset += p.length;
-    out.parts.push_back(p);
-    if (rc) {
-      const CoordinateInfo* c = m.coordinate(rec);
-      if (!c) throw InputError("file '" + path + "' has no coordinate '" + rec + "' but other files of the input do");
-      rc->values.insert(rc->values.end(), c->values.begin(), c->values.end());
-      rc->bounds.insert(rc->bounds.end(), c->bounds.begin(), c->bounds.end());
-    }
-  }
-  out.var.shape[0] = offset;
-  if (rc) {
-    rc->var.shape[0] = offset;
-    if (rc->bounds.size() != 2 * offset) rc->bounds.clear(), rc->bounds_name.clear();
-  }
-  return out;
-}
-
 }  // namespace
 
 bool is_remote_or_zarr(const InputSpec& in) {
@@ -188,7 +148,7 @@ InputMeta scan_remote_or_zarr(const InputSpec& in, const std::string& job_file) 
   const std::string variable = in.variable.rfind('/', 0) == 0 ? in.variable : "/" + in.variable;
   std::vector<InputMeta> metas;
   for (const auto& url : urls) metas.push_back(apply_reader_choice(scan_remote_file(store, url, variable, in.alias, opt)));
-  return aggregate(std::move(metas));
+  return aggregate_files(std::move(metas));
 }
 
 }  // namespace tessera

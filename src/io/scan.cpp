@@ -6,10 +6,8 @@
 #include <filesystem>
 #include <numeric>
 
-#include <stdexcept>
-
-#include "cf/calendar.hpp"
 #include "core/error.hpp"
+#include "io/aggregate.hpp"
 #include "io/cdf_header.hpp"
 #include "io/hdf5_source.hpp"
 #include "io/netcdf.hpp"
@@ -51,133 +49,30 @@ bool read_coordinate(const nc::File& f, const std::string& dim, CoordinateInfo& 
 }
 
 InputMeta scan_netcdf(const InputSpec& in, const std::vector<std::string>& files, const std::string& job_file) {
-  struct Scanned {
-    FilePart part;
-    VariableInfo var;
-    std::vector<CoordinateInfo> coords;
-    std::vector<Attribute> globals;
-  };
-  std::vector<Scanned> scanned;
+  std::vector<InputMeta> scanned;
   for (const auto& path : files) {
     nc::File f = nc::File::open(path);
     if (!f.has_variable(in.variable))
       throw InputError("variable '" + in.variable + "' not found in '" + path + "' for " + where(in, job_file) +
                        "; it has: " + list_names(f.variable_names()));
-    Scanned s;
-    s.part.format = f.format_name();
+    InputMeta s;
+    s.alias = in.alias;
+    s.kind = "netcdf";
+    const std::string format = f.format_name();
     // NetCDF-C reads a cut-off NetCDF-3 file as zeros: compare the size with the header.
-    if (s.part.format == "classic" || s.part.format == "64-bit offset" || s.part.format == "CDF5")
-      check_cdf_complete(path);
+    if (format == "classic" || format == "64-bit offset" || format == "CDF5") check_cdf_complete(path);
     s.var = f.variable(in.variable);
     if (s.var.dims.empty())
       throw InputError("variable '" + in.variable + "' in '" + path + "' is a scalar: nothing to reduce");
-    s.part = {path, s.part.format, 0, s.var.shape[0], ""};
+    s.parts.push_back({path, format, 0, s.var.shape[0], ""});
     for (const auto& d : s.var.dims) {
       CoordinateInfo c;
       if (read_coordinate(f, d, c)) s.coords.push_back(std::move(c));
     }
-    s.globals = f.global_attributes();
+    s.global_attrs = f.global_attributes();
     scanned.push_back(std::move(s));
   }
-  const Scanned& first = scanned.front();
-  for (const auto& s : scanned) {
-    if (s.var.dims != first.var.dims)
-      throw InputError("file '" + s.part.path + "': " + in.variable + " has dimensions (" + list_names(s.var.dims) +
-                       "), but '" + first.part.path + "' has (" + list_names(first.var.dims) + ")");
-    for (std::size_t i = 1; i < s.var.shape.size(); ++i)
-      if (s.var.shape[i] != first.var.shape[i])
-        throw InputError("file '" + s.part.path + "': dimension '" + s.var.dims[i] + "' has length " +
-                         std::to_string(s.var.shape[i]) + ", but '" + first.part.path + "' has " +
-                         std::to_string(first.var.shape[i]) + "; files of one input must share every dimension "
-                         "but the record one");
-    if (s.var.type != first.var.type)
-      throw InputError("file '" + s.part.path + "': " + in.variable + " is " + dtype_name(s.var.type) + ", but '" +
-                       first.part.path + "' has " + dtype_name(first.var.type));
-  }
-  // Order files along the record axis by their first coordinate value, not by name.
-  const std::string& rec = first.var.dims[0];
-  auto record_coord = [&](Scanned& s) -> CoordinateInfo* {
-    for (auto& c : s.coords)
-      if (c.var.name == rec && !c.values.empty()) return &c;
-    return nullptr;
-  };
-  auto first_coord = [&](const Scanned& s) -> const CoordinateInfo* {
-    for (const auto& c : s.coords)
-      if (c.var.name == rec && !c.values.empty()) return &c;
-    return nullptr;
-  };
-  bool all_have = std::all_of(scanned.begin(), scanned.end(), [&](const Scanned& s) { return first_coord(s); });
-  if (scanned.size() > 1 && all_have) {
-    const Attribute* u0 = first_coord(first)->var.attr("units");
-    const Attribute* cal0 = first_coord(first)->var.attr("calendar");
-    const std::string c0 = cal0 && cal0->is_text ? cal0->text : "";
-    for (auto& s : scanned) {
-      CoordinateInfo& c = *record_coord(s);
-      const Attribute* u = c.var.attr("units");
-      if ((u == nullptr) != (u0 == nullptr) || (u && u0 && u->text != u0->text)) {
-        // CF time in other units or from another reference date: convert to the first file's.
-        const bool times = u && u0 && u->text.find(" since ") != std::string::npos &&
-                           u0->text.find(" since ") != std::string::npos;
-        if (!times)
-          throw InputError("file '" + s.part.path + "': " + rec + " units '" + (u ? u->text : "") + "' differ from '" +
-                           (u0 ? u0->text : "") + "' in '" + first.part.path +
-                           "'; files of one input must share the record coordinate's units");
-        const Attribute* cal = c.var.attr("calendar");
-        const std::string cs = cal && cal->is_text ? cal->text : "";
-        try {
-          const cf::TimeUnits from = cf::parse_time_units(u->text, cs), to = cf::parse_time_units(u0->text, c0);
-          if (from.calendar != to.calendar)
-            throw InputError("file '" + s.part.path + "': " + rec + " uses the " + cf::calendar_name(from.calendar) +
-                             " calendar, but '" + first.part.path + "' the " + cf::calendar_name(to.calendar) +
-                             " calendar; files of one input must share a calendar");
-          for (double& v : c.values) v = cf::convert(v, from, to);
-          for (double& v : c.bounds) v = cf::convert(v, from, to);
-          for (auto& a : c.var.attrs)
-            if (a.name == "units") a.text = u0->text;
-        } catch (const std::invalid_argument& e) {
-          throw InputError("file '" + s.part.path + "': time coordinate '" + rec + "': " + e.what());
-        }
-      }
-    }
-    std::stable_sort(scanned.begin(), scanned.end(), [&](const Scanned& a, const Scanned& b) {
-      return first_coord(a)->values.front() < first_coord(b)->values.front();
-    });
-  }
-  InputMeta m;
-  m.alias = in.alias;
-  m.kind = "netcdf";
-  m.var = scanned.front().var;
-  m.global_attrs = scanned.front().globals;
-  std::size_t offset = 0;
-  for (auto& s : scanned) {
-    s.part.offset = offset;
-    offset += s.part.length;
-    m.parts.push_back(s.part);
-  }
-  m.var.shape[0] = offset;
-  // Coordinates: the record one concatenated in file order, the others from the first file.
-  for (const auto& c : scanned.front().coords) {
-    CoordinateInfo agg = c;
-    if (c.var.name == rec) {
-      agg.values.clear();
-      agg.bounds.clear();
-      bool bounds_everywhere = true;
-      for (const auto& s : scanned) {
-        const CoordinateInfo* sc = nullptr;
-        for (const auto& x : s.coords)
-          if (x.var.name == rec) sc = &x;
-        if (!sc) { agg.values.clear(); break; }
-        agg.values.insert(agg.values.end(), sc->values.begin(), sc->values.end());
-        if (sc->bounds.empty()) bounds_everywhere = false;
-        else agg.bounds.insert(agg.bounds.end(), sc->bounds.begin(), sc->bounds.end());
-      }
-      if (agg.values.size() != offset) continue;  // some file lacks the coordinate: drop it
-      if (!bounds_everywhere) agg.bounds.clear(), agg.bounds_name.clear();
-      agg.var.shape[0] = offset;
-    }
-    m.coords.push_back(std::move(agg));
-  }
-  return m;
+  return aggregate_files(std::move(scanned));
 }
 
 // Corrupt or hostile headers can declare any dimension lengths. Everything downstream counts
