@@ -3,32 +3,30 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "io/remote_options_json.hpp"
 #include "io/chunk_copy.hpp"
+#include "io/file_parts.hpp"
 #include "io/remote_cdf.hpp"
+#include "io/remote_parts.hpp"
 
 namespace tessera {
 namespace {
 
-using nlohmann::json;
-
 class RemoteCdfSource final : public Source {
  public:
   explicit RemoteCdfSource(InputMeta m) : Source(std::move(m)) {
-    for (const auto& part : meta_.parts) {
-      const json r = json::parse(part.reader);
+    RemoteParts remote = open_remote_parts(meta_);
+    store_ = std::move(remote.store);
+    for (std::size_t i = 0; i < remote.readers.size(); ++i) {
+      const nlohmann::json& r = remote.readers[i];
       Part p;
-      p.url = r.at("url").get<std::string>();
+      p.url = remote.urls[i];
       p.layout.shape = meta_.var.shape;
-      p.layout.shape[0] = part.length;
+      p.layout.shape[0] = meta_.parts[i].length;
       p.layout.is_record = r.at("record").get<bool>();
       p.layout.begin = r.at("begin").get<std::uint64_t>();
       p.layout.record_size = r.at("record_size").get<std::uint64_t>();
       p.layout.type = meta_.var.type;
       parts_.push_back(std::move(p));
-      if (!store_) {
-        store_ = std::make_unique<net::ObjectStore>(remote_options_from_json(r.at("remote")));
-      }
     }
   }
 
@@ -38,16 +36,9 @@ class RemoteCdfSource final : public Source {
     std::size_t row_bytes = esize;
     for (std::size_t i = 1; i < box.rank(); ++i) row_bytes *= box.count[i];
     reads_.clear();
-    for (std::size_t p = 0; p < parts_.size(); ++p) {
-      const FilePart& fp = meta_.parts[p];
-      const std::size_t a = std::max(box.start[0], fp.offset), b = std::min(box.start[0] + box.count[0], fp.offset + fp.length);
-      if (a >= b) continue;
-      Box piece = box;
-      piece.start[0] = a - fp.offset;
-      piece.count[0] = b - a;
-      add_cdf_reads(parts_[p].url, parts_[p].layout, piece, static_cast<char*>(dst) + (a - box.start[0]) * row_bytes,
-                    reads_);
-    }
+    for_each_part(meta_.parts, box, [&](std::size_t p, const Box& piece, std::size_t row) {
+      add_cdf_reads(parts_[p].url, parts_[p].layout, piece, static_cast<char*>(dst) + row * row_bytes, reads_);
+    });
     store_->read(reads_);
     const std::uint16_t one = 1;
     unsigned char low = 0;

@@ -8,8 +8,9 @@
 #include <unordered_map>
 
 #include "core/error.hpp"
-#include "io/remote_options_json.hpp"
 #include "io/chunk_copy.hpp"
+#include "io/file_parts.hpp"
+#include "io/remote_parts.hpp"
 #include "net/object_store.hpp"
 
 namespace tessera {
@@ -105,16 +106,14 @@ std::size_t strip_fletcher32(const char* data, std::size_t size, const std::stri
 class RemoteHdf5Source final : public Source {
  public:
   explicit RemoteHdf5Source(InputMeta m) : Source(std::move(m)) {
-    for (const auto& part : meta_.parts) {
-      const json r = json::parse(part.reader);
+    RemoteParts remote = open_remote_parts(meta_);
+    store_ = std::move(remote.store);
+    for (std::size_t i = 0; i < remote.readers.size(); ++i) {
       Part p;
-      p.url = r.at("url").get<std::string>();
-      p.index = chunk_index_from_json(r.at("index").get<std::string>());
-      for (std::size_t i = 0; i < p.index.entries.size(); ++i) p.lookup.emplace(p.index.entries[i].linear, i);
+      p.url = remote.urls[i];
+      p.index = chunk_index_from_json(remote.readers[i].at("index").get<std::string>());
+      for (std::size_t e = 0; e < p.index.entries.size(); ++e) p.lookup.emplace(p.index.entries[e].linear, e);
       parts_.push_back(std::move(p));
-      if (!store_) {
-        store_ = std::make_unique<net::ObjectStore>(remote_options_from_json(r.at("remote")));
-      }
     }
   }
 
@@ -134,14 +133,8 @@ class RemoteHdf5Source final : public Source {
     std::vector<Need> needs;
     std::vector<net::RangeRead> reads;
     std::size_t total = 0;
-    for (std::size_t p = 0; p < parts_.size(); ++p) {
-      const FilePart& fp = meta_.parts[p];
-      const std::size_t a = std::max(box.start[0], fp.offset), b = std::min(box.start[0] + box.count[0], fp.offset + fp.length);
-      if (a >= b) continue;
-      Box piece = box;
-      piece.start[0] = a - fp.offset;
-      piece.count[0] = b - a;
-      char* out = static_cast<char*>(dst) + (a - box.start[0]) * row_bytes;
+    for_each_part(meta_.parts, box, [&](std::size_t p, const Box& piece, std::size_t row) {
+      char* out = static_cast<char*>(dst) + row * row_bytes;
       const ChunkIndex& ix = parts_[p].index;
       std::vector<std::uint64_t> grid(ix.shape.size());
       for (std::size_t i = 0; i < grid.size(); ++i) grid[i] = (ix.shape[i] + ix.chunk[i] - 1) / ix.chunk[i];
@@ -157,7 +150,7 @@ class RemoteHdf5Source final : public Source {
         needs.push_back({p, e, origin, piece, out, total});
         if (e) total += e->size;
       }
-    }
+    });
     if (stored_.size() < total) stored_.resize(total);  // kept: pages stay touched across reads
     for (const Need& n : needs)
       if (n.entry) reads.push_back({parts_[n.part].url, n.entry->address, n.entry->size, stored_.data() + n.at});

@@ -1,9 +1,7 @@
 // The ROS3 fallback reader (hdf5_remote.hpp): the local HDF5 reader on the objects' http(s)
 // URLs, every read inside a Ros3Scope so that files open through HDF5's ROS3 driver.
-#include <nlohmann/json.hpp>
-
 #include "core/error.hpp"
-#include "io/remote_options_json.hpp"
+#include "io/remote_parts.hpp"
 #include "io/hdf5_remote.hpp"
 #include "io/hdf5_source.hpp"
 #include "net/object_store.hpp"
@@ -11,28 +9,23 @@
 namespace tessera {
 namespace {
 
-using nlohmann::json;
-
 class Ros3Source final : public Source {
  public:
   explicit Ros3Source(InputMeta m) : Source(std::move(m)) {
     InputMeta inner = meta_;
     inner.kind = "hdf5";
-    for (auto& part : inner.parts) {
-      const json r = json::parse(part.reader);
-      if (!store_) {
-        store_ = std::make_unique<net::ObjectStore>(remote_options_from_json(r.at("remote")));
-        if (const auto& c = store_->credentials()) {
-          if (!c->session_token.empty())
-            throw InputError("cannot read '" + r.at("url").get<std::string>() + "' through HDF5's ROS3 driver with "
-                             "temporary credentials (AWS_SESSION_TOKEN): this HDF5 has no session-token support");
-          access_ = Ros3Access{true, store_->region(), c->access_key, c->secret_key};
-        }
-      }
-      const std::string url = r.at("url").get<std::string>();
-      labels_.emplace_back(store_->http_url(url), url);
-      part.path = labels_.back().first;
-      part.reader.clear();
+    RemoteParts remote = open_remote_parts(meta_);
+    store_ = std::move(remote.store);
+    if (const auto& c = store_->credentials()) {
+      if (!c->session_token.empty())
+        throw InputError("cannot read '" + remote.urls.front() + "' through HDF5's ROS3 driver with "
+                         "temporary credentials (AWS_SESSION_TOKEN): this HDF5 has no session-token support");
+      access_ = Ros3Access{true, store_->region(), c->access_key, c->secret_key};
+    }
+    for (std::size_t i = 0; i < inner.parts.size(); ++i) {
+      labels_.emplace_back(store_->http_url(remote.urls[i]), remote.urls[i]);
+      inner.parts[i].path = labels_.back().first;
+      inner.parts[i].reader.clear();
     }
     inner_ = open_hdf5_source(inner);
   }
