@@ -397,10 +397,17 @@ std::vector<Attribute> read_attributes(hid_t obj, const std::vector<std::string>
   silence_errors();
   // Collect names first: the per-attribute reads may throw, which must not happen inside a
   // C callback.
+  // In creation order where the file tracks it (NetCDF-4 always does): the order netCDF-C lists
+  // them in, so remote NetCDF-4 inputs read through HDF5 show attributes as local ones do.
   std::vector<std::string> names;
   hsize_t idx = 0;
-  check(H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, collect_attribute_name, &names),
-        "cannot list the attributes of " + what);
+  if (H5Aiterate2(obj, H5_INDEX_CRT_ORDER, H5_ITER_INC, &idx, collect_attribute_name, &names) < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    names.clear();
+    idx = 0;
+    check(H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, collect_attribute_name, &names),
+          "cannot list the attributes of " + what);
+  }
   std::vector<Attribute> out;
   for (const std::string& name : names) {
     if (std::find(skip.begin(), skip.end(), name) != skip.end()) continue;
