@@ -4,8 +4,11 @@
 #include "cli/options.hpp"
 #include "core/error.hpp"
 #include "io/hdf5_source.hpp"
+#include "io/remote_input.hpp"
+#include "io/zarr_store.hpp"
 #include "io/scan.hpp"
 #include "mpi/phase.hpp"
+#include "net/url.hpp"
 #include "plan/plan.hpp"
 
 namespace tessera::cli {
@@ -67,15 +70,47 @@ void print_decomposition(std::ostream& os, const std::string& path, const Variab
      << (ip.reductions[0].exchanges ? ", partial states merged" : ", no exchange") << "\n";
 }
 
+// A URL (s3://, http(s)://, a glob over an S3 prefix) or a Zarr store: scanned as `tessera run`
+// scans an input (same remote options, same aggregation of several objects), then printed as a
+// local file's variable is. Listing every variable of an object needs a scan per variable:
+// --variable is required.
+std::string inspect_remote(const InputSpec& in, int ranks) {
+  const std::string& path = in.paths.front();
+  if (in.variable.empty())
+    throw UsageError("tessera inspect: '" + path + "' is remote or a Zarr store: name the variable with --variable "
+                     "(listing every variable of an object is not supported)");
+  const InputMeta m = scan_remote_or_zarr(in, "tessera inspect");
+  std::ostringstream os;
+  os << path << " (" << (m.parts.front().format.empty() ? m.kind : m.parts.front().format);
+  if (m.parts.size() > 1) os << ", " << m.parts.size() << " objects along '" << m.var.dims.front() << "'";
+  os << ")\ndimensions:\n";
+  for (std::size_t i = 0; i < m.var.dims.size(); ++i) os << "  " << m.var.dims[i] << " = " << m.var.shape[i] << "\n";
+  os << "variables:\n";
+  VariableInfo v = m.var;
+  if (!v.name.empty() && v.name.front() == '/' && in.variable.front() != '/') v.name = in.variable;
+  print_variable(os, v);
+  print_decomposition(os, path, v, ranks);
+  if (m.parts.size() > 1) {
+    os << "objects:\n";
+    for (const auto& p : m.parts) os << "  " << p.path << " [" << p.offset << ", " << p.offset + p.length << ")\n";
+  }
+  return os.str();
+}
+
 }  // namespace
 
 int cmd_inspect(const Args& args, const mpi::Comm& comm) {
   po::options_description opts("inspect options");
   std::string path, variable;
   int ranks = 4;
-  opts.add_options()("path", po::value(&path)->required(), "NetCDF or HDF5 file")(
-      "variable", po::value(&variable), "only this variable (/group/name for plain HDF5)")(
-      "ranks,n", po::value(&ranks)->default_value(4), "ranks for the decomposition shown");
+  InputSpec remote;
+  opts.add_options()("path", po::value(&path)->required(),
+                     "NetCDF or HDF5 file; s3:// or http(s):// URL (an s3:// glob aggregates); Zarr store")(
+      "variable", po::value(&variable), "only this variable (/group/name for plain HDF5; required for URLs)")(
+      "ranks,n", po::value(&ranks)->default_value(4), "ranks for the decomposition shown")(
+      "endpoint", po::value(&remote.endpoint), "S3-compatible endpoint (as an input's `endpoint:`)")(
+      "region", po::value(&remote.region), "S3 region (as an input's `region:`)")(
+      "anonymous", po::bool_switch(&remote.anonymous), "unsigned requests (as an input's `anonymous: true`)");
   po::positional_options_description pos;
   pos.add("path", 1);
   po::variables_map vm;
@@ -83,6 +118,12 @@ int cmd_inspect(const Args& args, const mpi::Comm& comm) {
   if (ranks < 1) throw UsageError("tessera inspect: --ranks must be at least 1");
   const std::string text = mpi::run_phase(comm, [&]() -> std::string {
     if (comm.rank() != 0) return {};
+    if (net::is_remote(path) || looks_like_zarr(path)) {
+      remote.alias = "in";
+      remote.paths = {path};
+      remote.variable = variable;
+      return inspect_remote(remote, ranks);
+    }
     std::ostringstream os;
     if (looks_like_hdf5_path(variable)) {
       InputMeta m = scan_hdf5({path}, variable, "in");
