@@ -187,10 +187,14 @@ RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& c
       const ReductionSpec& r = job.reductions[ri];
       if (r.weights.empty()) continue;
       for (std::size_t ii = 0; ii < job.inputs.size(); ++ii)
-        if (job.inputs[ii].alias == r.input) weights[ri] = make_weights(job, r, inputs[ii], inputs);
+        if (rank == 0 && job.inputs[ii].alias == r.input) weights[ri] = make_weights(job, r, inputs[ii], inputs);
     }
     return p;
   });
+  // Rank 0 alone reads weight variables (for a remote input: one scan and one read, not one per
+  // rank) and sends them to the others, bit for bit.
+  if (std::any_of(job.reductions.begin(), job.reductions.end(), [](const ReductionSpec& r) { return !r.weights.empty(); }))
+    weights = weights_from_bytes(comm.broadcast(rank == 0 ? weights_to_bytes(weights) : std::string()));
   times.plan = since(t0);
 
   // Checkpoints: a published one in the dir is resumed (rank 0 checks that it belongs to this

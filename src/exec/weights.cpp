@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <optional>
 
 #include "core/error.hpp"
 #include "io/netcdf.hpp"
+#include "io/remote_input.hpp"
 #include "core/dtype_visit.hpp"
 #include "cf/decoding.hpp"
 
@@ -41,17 +45,36 @@ std::vector<std::size_t> stored_indices(const Selection& sel, std::size_t axis) 
   return out;
 }
 
-// A variable of the input's first file over some of its dimensions, through the selection.
-WeightField read_weight_variable(const std::string& name, const SelectedInput& in, const std::string& at) {
+// A whole variable of the input's first file (or object, or Zarr store); nullopt when absent.
+std::optional<WholeVariable> load_variable(const SelectedInput& in, const std::string& name) {
+  if (in.stored.kind != "netcdf") return read_remote_variable(in.stored, name);
+  nc::File f = nc::File::open(in.stored.parts.front().path);
+  if (!f.has_variable(name)) return std::nullopt;
+  WholeVariable w;
+  w.var = f.variable(name);
+  w.values = f.read_all_as_double(name);
+  return w;
+}
+
+bool reads_variables(const InputMeta& m) {
+  return m.kind == "netcdf" || m.kind == "zarr" || m.kind == "hdf5-remote" || m.kind == "hdf5-ros3" ||
+         m.kind == "netcdf3-remote";
+}
+
+// A variable of the input's first file over some of its dimensions, through the selection;
+// `loaded` when the caller has read it already.
+WeightField read_weight_variable(const std::string& name, const SelectedInput& in, const std::string& at,
+                                 std::optional<WholeVariable> loaded = std::nullopt) {
   const std::string& path = in.stored.parts.front().path;
-  if (in.stored.kind != "netcdf") throw JobError(at + ": weights from a variable need a NetCDF input");
-  nc::File f = nc::File::open(path);
-  if (!f.has_variable(name))
-    throw JobError(at + ": no variable or input named '" + name + "' (looked in '" + path + "')");
-  const VariableInfo v = f.variable(name);
+  if (!reads_variables(in.stored))
+    throw JobError(at + ": weights from a variable need a NetCDF or Zarr input (local or remote), and '" + path +
+                   "' is read as " + in.stored.kind + "; give the weights as an input of their own");
+  if (!loaded) loaded = load_variable(in, name);
+  if (!loaded) throw JobError(at + ": no variable or input named '" + name + "' (looked in '" + path + "')");
+  const VariableInfo& v = loaded->var;
+  const std::vector<double>& all = loaded->values;
   WeightField w;
   w.source = name;
-  std::vector<std::size_t> stored_shape;
   for (const auto& d : v.dims) {
     const int a = in.view.var.axis_of(d);
     if (a < 0 || (a == 0 && in.stored.parts.size() > 1))
@@ -60,7 +83,6 @@ WeightField read_weight_variable(const std::string& name, const SelectedInput& i
     w.axes.push_back(std::size_t(a));
     w.shape.push_back(in.view.var.shape[a]);
   }
-  const std::vector<double> all = f.read_all_as_double(name);
   // Pick the selected cells, in the view's order.
   std::vector<std::vector<std::size_t>> idx;
   for (std::size_t j = 0; j < v.dims.size(); ++j) idx.push_back(stored_indices(in.sel, w.axes[j]));
@@ -131,7 +153,7 @@ WeightField make_weights(const JobSpec& job, const ReductionSpec& r, const Selec
   }
 
   // Area weights. CF cell_measures first ("area: areacella").
-  if (const Attribute* cm = m.var.attr("cell_measures"); cm && cm->is_text && m.kind == "netcdf") {
+  if (const Attribute* cm = m.var.attr("cell_measures"); cm && cm->is_text && reads_variables(in.stored)) {
     const std::string& t = cm->text;
     const auto p = t.find("area:");
     if (p != std::string::npos) {
@@ -140,8 +162,7 @@ WeightField make_weights(const JobSpec& job, const ReductionSpec& r, const Selec
       std::size_t e = b;
       while (e < t.size() && t[e] != ' ') ++e;
       const std::string name = t.substr(b, e - b);
-      nc::File f = nc::File::open(in.stored.parts.front().path);
-      if (f.has_variable(name)) return read_weight_variable(name, in, at);
+      if (auto loaded = load_variable(in, name)) return read_weight_variable(name, in, at, std::move(loaded));
     }
   }
   const int lat = find_axis(m, true), lon = find_axis(m, false);
@@ -192,6 +213,58 @@ WeightField make_weights(const JobSpec& job, const ReductionSpec& r, const Selec
     w.values = wy;
   }
   return w;
+}
+
+namespace {
+
+template <class T>
+void put(std::string& out, const T* p, std::size_t n) {
+  const std::uint64_t count = n;
+  out.append(reinterpret_cast<const char*>(&count), sizeof count);
+  out.append(reinterpret_cast<const char*>(p), n * sizeof(T));
+}
+
+template <class T>
+std::vector<T> take(const std::string& in, std::size_t& at) {
+  std::uint64_t n = 0;
+  if (in.size() - at < sizeof n) throw RuntimeError("weights broadcast: message cut short");
+  std::memcpy(&n, in.data() + at, sizeof n);
+  at += sizeof n;
+  if (n > (in.size() - at) / sizeof(T)) throw RuntimeError("weights broadcast: message cut short");
+  std::vector<T> v(n);
+  if (n) std::memcpy(v.data(), in.data() + at, n * sizeof(T));
+  at += n * sizeof(T);
+  return v;
+}
+
+}  // namespace
+
+std::string weights_to_bytes(const std::map<std::size_t, WeightField>& weights) {
+  std::string out;
+  for (const auto& [index, w] : weights) {
+    const std::uint64_t i = index;
+    put(out, &i, 1);
+    put(out, w.axes.data(), w.axes.size());
+    put(out, w.shape.data(), w.shape.size());
+    put(out, w.values.data(), w.values.size());
+    put(out, w.source.data(), w.source.size());
+  }
+  return out;
+}
+
+std::map<std::size_t, WeightField> weights_from_bytes(const std::string& bytes) {
+  std::map<std::size_t, WeightField> out;
+  for (std::size_t at = 0; at < bytes.size();) {
+    const auto index = take<std::uint64_t>(bytes, at);
+    if (index.size() != 1) throw RuntimeError("weights broadcast: malformed message");
+    WeightField& w = out[index[0]];
+    w.axes = take<std::size_t>(bytes, at);
+    w.shape = take<std::size_t>(bytes, at);
+    w.values = take<double>(bytes, at);
+    const auto text = take<char>(bytes, at);
+    w.source.assign(text.begin(), text.end());
+  }
+  return out;
 }
 
 }  // namespace tessera

@@ -4,9 +4,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 #include <nlohmann/json.hpp>
 
+#include "core/dtype_visit.hpp"
 #include "core/error.hpp"
 #include "io/aggregate.hpp"
 #include "io/hdf5_remote.hpp"
@@ -149,6 +151,42 @@ InputMeta scan_remote_or_zarr(const InputSpec& in, const std::string& job_file) 
   std::vector<InputMeta> metas;
   for (const auto& url : urls) metas.push_back(apply_reader_choice(scan_remote_file(store, url, variable, in.alias, opt)));
   return aggregate_files(std::move(metas));
+}
+
+std::optional<WholeVariable> read_remote_variable(const InputMeta& input, const std::string& name) {
+  const FilePart& part = input.parts.at(0);
+  InputSpec in;
+  in.alias = input.alias;
+  in.paths = {part.path};
+  in.variable = name;
+  const net::RemoteOptions opt = remote_options_from_json(json::parse(part.reader).at("remote"));
+  in.endpoint = opt.endpoint;
+  in.region = opt.region;
+  in.anonymous = opt.anonymous;
+  InputMeta m;
+  try {
+    m = scan_remote_or_zarr(in, "weights of input '" + input.alias + "'");
+  } catch (const InputError& e) {
+    if (std::string(e.what()).find(" not found in ") != std::string::npos) return std::nullopt;
+    throw;
+  }
+  WholeVariable w;
+  w.var = m.var;
+  w.var.name = name;
+  std::size_t n = 1;
+  for (std::size_t s : m.var.shape) n *= s;
+  std::vector<char> raw(n * dtype_size(m.var.type));
+  open_source(m)->read(Box::whole(m.var.shape), raw.data());
+  w.values.resize(n);
+  visit_dtype(m.var.type, [&](auto t) {
+    using T = decltype(t);
+    for (std::size_t i = 0; i < n; ++i) {
+      T v;
+      std::memcpy(&v, raw.data() + i * sizeof(T), sizeof(T));
+      w.values[i] = static_cast<double>(v);
+    }
+  });
+  return w;
 }
 
 }  // namespace tessera
