@@ -5,13 +5,10 @@ GETs, not one per record. Run by ctest (label `remote`)."""
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "..", "e2e"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from remote_case import RANKS, Session, generate, job, run  # noqa: E402
 import harness  # noqa: E402
-import services  # noqa: E402
-from test_remote import RANKS, generate, job, run, same_output  # noqa: E402
 
 # A packed short variable whose header is longer than the 64 KiB first read (a long history
 # attribute), with time as a fixed dimension (non-record variables), written by netCDF4-python.
@@ -31,13 +28,8 @@ with netCDF4.Dataset(src) as s, netCDF4.Dataset(dst, "w", format="NETCDF3_64BIT_
 
 
 def main():
-    services.watchdog(540)
-    t = harness.Tally()
-    with harness.Workspace() as ws:
-        work = ws.path("services")
-        os.makedirs(work)
-        env = {"TESSERA_CACHE_DIR": ws.path("cache"), "TESSERA_HTTP_RETRIES": "10",
-               "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
+    with Session() as s:
+        ws, t, env = s.ws, s.t, s.env
         # time is the record (unlimited) dimension: time, time_bnds and tas interleave per record.
         generate(ws, "classic.nc", "--format", "classic", "--shape", "120,18,36", "--fill-fraction", "0.1", "--seed", "3")
         generate(ws, "off64.nc", "--format", "64bit-offset", "--dtype", "short", "--shape", "40,18,36", "--seed", "4")
@@ -45,25 +37,20 @@ def main():
         generate(ws, "mc.nc", "--format", "classic", "--shape", "60,18,36", "--files", "3", "--seed", "7")
         harness.tool(["/usr/bin/python3", "-c", FIXED_WRITER, ws.path("data", "off64.nc"), ws.path("data", "fixed.nc")])
         multi = sorted(n for n in os.listdir(ws.path("data")) if n.startswith("mc"))
-        ref = {}
         for name in ["classic", "off64", "cdf5", "fixed"]:
-            run(job(ws, "local-" + name, ws.path("data", name + ".nc")), env)
-            ref[name] = ws.path("out", f"local-{name}.nc")
-        run(job(ws, "local-mc", ws.path("data", "mc*.nc")), env)
-        ref["mc"] = ws.path("out", "local-mc.nc")
+            s.local(name, ws.path("data", name + ".nc"))
+        s.local("mc", ws.path("data", "mc*.nc"))
 
-        ng = services.Nginx(ws.path("data"), work)
+        ng = s.nginx()
 
         def http_formats():
             for name in ["classic", "off64", "cdf5", "fixed"]:
-                run(job(ws, "http-" + name, f"{ng.url}/{name}.nc"), env)
-                same_output(ref[name], ws.path("out", f"http-{name}.nc"))
+                s.same_as_local(name, "http-" + name, f"{ng.url}/{name}.nc", env)
         t.check("http: classic, 64-bit offset (packed short), CDF5, fixed-dimension + long header", http_formats)
 
         def http_requests():
             ng.reset_log()
-            run(job(ws, "http-classic", ng.url + "/classic.nc"), env)
-            same_output(ref["classic"], ws.path("out", "http-classic.nc"))
+            s.same_as_local("classic", "http-classic", ng.url + "/classic.nc", env)
             reqs = ng.requests()
             gets = [r for r in reqs if r[0] == "GET"]
             t.note(f"classic file, 120 records, {RANKS} ranks: {len(reqs)} requests ({len(gets)} GET)")
@@ -74,18 +61,15 @@ def main():
             assert all(r[2] in ("200", "206") for r in reqs), reqs
         t.check("http: a rank's hyperslab of a record variable in a few merged GETs", http_requests)
 
-        def http_multi():
-            urls = [ng.url + "/" + n for n in reversed(multi)]
-            run(job(ws, "http-mc", urls), env)
-            same_output(ref["mc"], ws.path("out", "http-mc.nc"))
-        t.check("http: three classic files aggregated along time", http_multi)
+        t.check("http: three classic files aggregated along time",
+                lambda: s.same_as_local("mc", "http-mc", [ng.url + "/" + n for n in reversed(multi)], env))
 
         def http_plan():
             # What plan reports (shape, type, attributes, coordinates, decomposition) is the same.
             local = harness.tessera(["plan", job(ws, "plan-local", ws.path("data", "off64.nc"))])
             remote = harness.tessera(["plan", job(ws, "plan-http", ng.url + "/off64.nc")])
             assert local.returncode == 0 and remote.returncode == 0, harness.describe(remote)
-            norm = lambda s: s.replace(ws.path("data", "off64.nc"), "F").replace(ng.url + "/off64.nc", "F")  # noqa: E731
+            norm = lambda x: x.replace(ws.path("data", "off64.nc"), "F").replace(ng.url + "/off64.nc", "F")  # noqa: E731
             assert norm(local.stdout) == norm(remote.stdout), local.stdout + "\n----\n" + remote.stdout
         t.check("http: plan output equals the local file's", http_plan)
 
@@ -99,32 +83,23 @@ def main():
         t.check("http: truncated NetCDF-3 object is exit 3, never zeros", http_truncated)
 
         def faulty():
-            fs = services.FaultyServer(ws.path("data"), work)
+            fs = s.faulty()
             fs.enable()  # no ROS3 here: the scan retries too
-            run(job(ws, "faulty-classic", fs.url + "/classic.nc"), env)
-            same_output(ref["classic"], ws.path("out", "faulty-classic.nc"))
+            s.same_as_local("classic", "faulty-classic", fs.url + "/classic.nc", env)
             f = fs.faults()
             t.note(f"faulty server: {f}")
             assert int(f.get("503", 0)) > 0 and int(f.get("cut", 0)) > 0, f
         t.check("faults: 503s and cut connections during scan and reads, output still exact", faulty)
 
-        if not services.S3rver.available():
-            t.note("s3rver not installed (tests/install-deps.sh): S3 checks skipped")
-        else:
-            s3 = services.S3rver(work, ["tessera"])
-            for n in ["off64.nc", "cdf5.nc", *multi]:
-                s3.put("tessera", "cdf/" + n, ws.path("data", n))
-            ep = f"    endpoint: {s3.url}\n    region: us-east-1"
-            signed = dict(env, AWS_ACCESS_KEY_ID="S3RVER", AWS_SECRET_ACCESS_KEY="S3RVER")
+        if s.s3():
+            s.upload("cdf", "off64.nc", "cdf5.nc", *multi)
+            ep, signed = s.s3_endpoint(), s.signed
 
             def s3_signed():
                 for name in ["off64", "cdf5"]:
-                    run(job(ws, "s3-" + name, f"s3://tessera/cdf/{name}.nc", ep), signed)
-                    same_output(ref[name], ws.path("out", f"s3-{name}.nc"))
-                run(job(ws, "s3-mc", "s3://tessera/cdf/mc*.nc", ep), signed)
-                same_output(ref["mc"], ws.path("out", "s3-mc.nc"))
+                    s.same_as_local(name, "s3-" + name, f"s3://tessera/cdf/{name}.nc", signed, ep)
+                s.same_as_local("mc", "s3-mc", "s3://tessera/cdf/mc*.nc", signed, ep)
             t.check("s3: signed reads of 64-bit offset, CDF5 and a prefix glob of classic files", s3_signed)
-        services.stop_all()
     return t.finish()
 
 

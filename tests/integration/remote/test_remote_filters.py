@@ -5,65 +5,49 @@ bitwise equal to the local run at TESSERA_RANKS ranks. Run by ctest (label `remo
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "..", "e2e"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from remote_case import Session, generate  # noqa: E402
 import harness  # noqa: E402
-import services  # noqa: E402
-from test_remote import RANKS, generate, job, run, same_output  # noqa: E402
 
 WARNING = "reading it through HDF5's ROS3 driver"
 
 
 def main():
-    services.watchdog(540)
-    t = harness.Tally()
-    with harness.Workspace() as ws:
-        work = ws.path("services")
-        os.makedirs(work)
-        env = {"TESSERA_CACHE_DIR": ws.path("cache"), "TESSERA_HTTP_RETRIES": "10",
-               "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent"}
+    with Session() as s:
+        ws, t, env = s.ws, s.t, s.env
         generate(ws, "small.nc", "--shape", "40,18,36", "--chunks", "8,9,18", "--fill-fraction", "0.1", "--seed", "3")
         src = ws.path("data", "small.nc")
         harness.tool(["h5repack", "-f", "tas:SHUF", "-f", "tas:GZIP=1", "-f", "tas:FLET", src, ws.path("data", "flet.nc")])
         harness.tool(["h5repack", "-f", "tas:SZIP=8,NN", src, ws.path("data", "szip.nc")])
-        run(job(ws, "local", src), env)
-        ref = ws.path("out", "local.nc")
-        ng = services.Nginx(ws.path("data"), work)
+        s.local("small", src)
+        ng = s.nginx()
 
         def fletcher32():
-            r = run(job(ws, "http-flet", ng.url + "/flet.nc"), env)
-            same_output(ref, ws.path("out", "http-flet.nc"))
+            r = s.same_as_local("small", "http-flet", ng.url + "/flet.nc", env)
             assert WARNING not in r.stderr, r.stderr
         t.check("http: shuffle + deflate + fletcher32 decoded by Tessera (checksums verified)", fletcher32)
 
         def szip_fallback():
             for cold in (True, False):  # the second run takes the scan from the index cache
-                r = run(job(ws, "http-szip", ng.url + "/szip.nc"), env)
-                same_output(ref, ws.path("out", "http-szip.nc"))
+                r = s.same_as_local("small", "http-szip", ng.url + "/szip.nc", env)
                 assert r.stderr.count(WARNING) == 1 and "szip" in r.stderr and "szip.nc" in r.stderr, (cold, r.stderr)
         t.check("http: szip falls back to ROS3 with one warning, output exact", szip_fallback)
 
         def forced_ros3():
-            r = run(job(ws, "http-ros3", ng.url + "/small.nc"), dict(env, TESSERA_REMOTE_READER="ros3"))
-            same_output(ref, ws.path("out", "http-ros3.nc"))
+            r = s.same_as_local("small", "http-ros3", ng.url + "/small.nc", dict(env, TESSERA_REMOTE_READER="ros3"))
             assert WARNING not in r.stderr, r.stderr
         t.check("http: TESSERA_REMOTE_READER=ros3 reads through HDF5, output exact", forced_ros3)
 
         def scan_retried():
             # Requests 1-2 are Tessera's own (HEAD, first 64 KiB); the 4th is inside the ROS3 scan.
-            fwork = ws.path("faulty-once")
-            os.makedirs(fwork)
-            fs = services.FaultyServer(ws.path("data"), fwork, only_nth=4)
+            fs = s.faulty(ws.path("faulty-once"), only_nth=4)
             fs.enable()
-            run(job(ws, "faulty-scan", fs.url + "/small.nc"), dict(env, TESSERA_CACHE_DIR=ws.path("cache2")))
-            same_output(ref, ws.path("out", "faulty-scan.nc"))
+            s.same_as_local("small", "faulty-scan", fs.url + "/small.nc", dict(env, TESSERA_CACHE_DIR=ws.path("cache2")))
             f = fs.faults()
             t.note(f"faulty server (one 503 inside the ROS3 scan): {f}")
             assert f.get("503") == "1", f
         t.check("faults: a 503 during the ROS3 index scan is retried", scan_retried)
-        services.stop_all()
     return t.finish()
 
 
