@@ -1,7 +1,8 @@
 #pragma once
-// Weights for `weights:` reductions, built on every rank from metadata (and a small variable read
-// when the file names its cell areas): area weights from `cell_measures`, else from latitude and
-// longitude bounds (exact spherical cell areas), else cos(latitude) on a regular grid.
+// Weights for `weights:` reductions, built by rank 0 from metadata (and a small variable read when
+// the job or the file names one: local, remote or Zarr) and broadcast: area weights from
+// `cell_measures`, else from latitude and longitude bounds (exact spherical cell areas), else
+// cos(latitude) on a regular grid.
 #include <map>
 #include <string>
 #include <vector>
