@@ -147,6 +147,7 @@ std::map<std::string, std::string> check_options(const JobSpec& job, const MpiJo
     const std::string& d = o.checkpoint_dir;
     if (d[0] != '/' || d.find("/../") != std::string::npos || d.find("/./") != std::string::npos ||
         d.find("//") != std::string::npos || (d.size() >= 3 && d.compare(d.size() - 3, 3, "/..") == 0) ||
+        (d.size() >= 2 && d.compare(d.size() - 2, 2, "/.") == 0) || d.back() == '/' ||
         std::any_of(d.begin(), d.end(), [](unsigned char c) { return std::iscntrl(c); }))
       bad("--checkpoint-dir '" + d + "' must be a plain absolute path in the pods (e.g. " + checkpoint_mount +
           "/NAME with --checkpoint-claim, or " + out_dir + "/.checkpoint/NAME on the workspace)");
@@ -204,7 +205,8 @@ Checkpointing checkpointing(const JobSpec& pod, const MpiJobOptions& o, const st
   if (!c.enabled) return c;
   const std::string what = !c.dir_flag.empty() ? "--checkpoint-dir " + dir
                                                : pod.file + ": run.checkpoint.dir resolves to " + dir + " in the pod, which";
-  if (under(dir, checkpoint_mount) || dir == checkpoint_mount) {
+  // A folder below the mount, not the mount itself: a successful run removes its folder.
+  if (under(dir, checkpoint_mount)) {
     if (o.checkpoint_claim.empty())
       throw UsageError("tessera render mpijob: " + what + " is under " + checkpoint_mount +
                        ", which is mounted only with --checkpoint-claim CLAIM");

@@ -349,6 +349,16 @@ TEST(MpiJobPreemption, RejectsBadCheckpointOptions) {
   fails([](MpiJobOptions& o) { o.checkpoint_claim = "Not_A_Name"; });
   fails([](MpiJobOptions& o) { o.checkpoint_dir = "relative/ck"; });
   fails([](MpiJobOptions& o) { o.checkpoint_dir = "/tessera/out/../ck"; });
+  fails([](MpiJobOptions& o) { o.checkpoint_dir = "/tessera/out/."; });
+  fails([](MpiJobOptions& o) { o.checkpoint_dir = "/tessera/out"; });  // the volume itself
+  fails([](MpiJobOptions& o) {
+    o.checkpoint_claim = "ck";
+    o.checkpoint_dir = std::string(checkpoint_mount) + "/";
+  });
+  fails([](MpiJobOptions& o) {  // the claim's root: the run removes its folder when it succeeds
+    o.checkpoint_claim = "ck";
+    o.checkpoint_dir = checkpoint_mount;
+  });
   fails([](MpiJobOptions& o) { o.checkpoint_dir = "/tessera/data/ck"; });      // read-only
   fails([](MpiJobOptions& o) { o.checkpoint_dir = "/tmp/ck"; });               // per pod
   fails([](MpiJobOptions& o) { o.checkpoint_dir = "/tessera/checkpoint/x"; });  // no claim mounted
