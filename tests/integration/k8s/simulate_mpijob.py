@@ -745,6 +745,34 @@ class Run:
     def test_launcher_eviction_checkpoints_and_resumes_on_3_workers(self):
         self._evict_and_resume("launcher", "f", 3, 1)
 
+    def test_worker_eviction_without_checkpoints_stops_at_once(self):
+        """No checkpoints: the entry point sends TERM (USR1 would be ignored and the pod would
+        wait for the SIGKILL at the end of its grace period); the run fails cleanly, at once."""
+        ck = self._ckpt_setup()
+        docs = self.render(2, 2, job_file=ck["job"])
+        errors = km.validate(docs, km.mpijob_schema())
+        assert not errors, "rendered manifest invalid: " + "; ".join(errors)
+        out = os.path.join(self.workspace, "out", "ckpt.nc")
+        if os.path.exists(out):
+            os.remove(out)
+        c = Cluster(docs, self.work, self.workspace, rootfs=self.args.rootfs, tag="g")
+        self.clusters.append(c)
+        hook, seen = self._evict("worker", 1)
+        try:
+            rc, _, log = c.run(while_running=hook)
+            try:
+                wrc = seen["pod"].proc.wait(timeout=20)  # the grace period would be 120 s
+            except subprocess.TimeoutExpired:
+                raise AssertionError("the evicted worker's entry point did not end\n" + c.tail(seen["pod"]))
+            gone = time.time() - seen["t"]
+            wlog = c.tail(seen["pod"])
+        finally:
+            c.teardown()
+        assert rc not in (0, 75), f"launcher exit {rc}: expected a failed run\n{log}"
+        assert wrc == 0 and "sending SIGTERM to tessera rank(s)" in wlog, f"worker entry point exit {wrc}\n{wlog}"
+        assert not os.path.exists(out), "a stopped run left an output"
+        print(f"  worker SIGTERM without checkpoints: launcher exit {rc}, evicted pod gone {gone:.1f} s later")
+
     def test_teardown_complete(self):
         left = our_namespaces(owner=os.getpid())
         assert not left, f"namespaces left: {left}"
@@ -775,7 +803,8 @@ def main():
     run = Run(args)
     cases = [run.test_prerequisites, run.test_launch_2_workers_x_2_slots, run.test_launch_3_workers_x_1_slot,
              run.test_lost_worker_fails_cleanly, run.test_worker_eviction_checkpoints_and_resumes,
-             run.test_launcher_eviction_checkpoints_and_resumes_on_3_workers, run.test_teardown_complete]
+             run.test_launcher_eviction_checkpoints_and_resumes_on_3_workers,
+             run.test_worker_eviction_without_checkpoints_stops_at_once, run.test_teardown_complete]
     passed = failed = 0
     try:
         for case in cases:
