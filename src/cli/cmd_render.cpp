@@ -71,11 +71,17 @@ int render_mpijob_cmd(const Args& args, const mpi::Comm& comm) {
       "node-selector", po::value(&o.node_selector)->composing(), "KEY=VALUE, repeatable")(
       "region", po::value(&o.region), "place pods in this region (topology.kubernetes.io/region)")(
       "credentials-secret", po::value(&o.credentials_secret), "Secret with object-store credentials")(
+      "checkpoint-claim", po::value(&o.checkpoint_claim),
+      "ReadWriteMany PVC for checkpoints, mounted at /tessera/checkpoint (default dir: /tessera/checkpoint/JOB)")(
+      "checkpoint-dir", po::value(&o.checkpoint_dir),
+      "checkpoint folder in the pods (tessera run --checkpoint-dir), on the checkpoint claim or under /tessera/out")(
+      "grace-period", po::value(&o.grace_seconds)->default_value(o.grace_seconds),
+      "seconds an evicted pod has to save a checkpoint (terminationGracePeriodSeconds)")(
       "output,o", po::value(&out), "write the manifest here instead of stdout");
   po::positional_options_description pos;
   pos.add("job", 1);
   po::variables_map vm;
-  if (!parse_options("render mpijob", "JOB.yaml --image IMG [--workers N] [--slots S] [--namespace NS] [-o FILE]", args,
+  if (!parse_options("render mpijob", "JOB.yaml --image IMG [--workers N] [--slots S] [--namespace NS] [--checkpoint-claim PVC] [--checkpoint-dir DIR] [--grace-period S] [-o FILE]", args,
                      opts, pos, vm, comm))
     return 0;
   const JobSpec job = load_job(job_path, comm);

@@ -138,6 +138,20 @@ std::map<std::string, std::string> check_options(const JobSpec& job, const MpiJo
         "): raise --memory or lower --slots or run.memory_per_rank");
   if (!o.credentials_secret.empty() && !is_dns1123_subdomain(o.credentials_secret))
     bad("--credentials-secret '" + o.credentials_secret + "' is not a valid Secret name");
+  if (!o.checkpoint_claim.empty() && !is_dns1123_subdomain(o.checkpoint_claim))
+    bad("--checkpoint-claim '" + o.checkpoint_claim + "' is not a valid PersistentVolumeClaim name");
+  // At least a second: 0 would SIGKILL at once, so no checkpoint could be saved.
+  if (o.grace_seconds < 1 || o.grace_seconds > 86400)
+    bad("--grace-period must be between 1 and 86400 seconds (time an evicted pod has to save a checkpoint)");
+  if (!o.checkpoint_dir.empty()) {
+    const std::string& d = o.checkpoint_dir;
+    if (d[0] != '/' || d.find("/../") != std::string::npos || d.find("/./") != std::string::npos ||
+        d.find("//") != std::string::npos || (d.size() >= 3 && d.compare(d.size() - 3, 3, "/..") == 0) ||
+        (d.size() >= 2 && d.compare(d.size() - 2, 2, "/.") == 0) || d.back() == '/' ||
+        std::any_of(d.begin(), d.end(), [](unsigned char c) { return std::iscntrl(c); }))
+      bad("--checkpoint-dir '" + d + "' must be a plain absolute path in the pods (e.g. " + checkpoint_mount +
+          "/NAME with --checkpoint-claim, or " + out_dir + "/.checkpoint/NAME on the workspace)");
+  }
 
   std::map<std::string, std::string> selector;
   auto add = [&](const std::string& k, const std::string& v, const std::string& from) {
@@ -161,7 +175,7 @@ bool under(const std::string& path, const std::string& dir) {
 }
 
 // The job as the pods will read it: its relative paths resolve against the ConfigMap mount.
-void check_pod_paths(const JobSpec& job, const std::string& job_text) {
+JobSpec check_pod_paths(const JobSpec& job, const std::string& job_text) {
   const JobSpec pod = parse_job_text(job_text, job.file.empty() ? "job.yaml" : job.file, job_dir);
   const std::string hint = std::string(" (in the pod the job file is ") + job_path + ": write local paths as ../data/... for inputs and ../out/... for the output, which are the workspace volume '" + workspace_claim + "', or use object-store URLs)";
   for (const auto& in : pod.inputs)
@@ -171,6 +185,38 @@ void check_pod_paths(const JobSpec& job, const std::string& job_text) {
                        data_dir + " and " + out_dir + hint);
   if (!under(pod.output.path, out_dir))
     throw JobError(job.file + ": the output resolves to " + pod.output.path + " in the pod, outside " + out_dir + hint);
+  return pod;
+}
+
+// Where the ranks save checkpoints in the pods: the --checkpoint-dir to render (empty: none on
+// the command line) and whether the job checkpoints at all (then a SIGTERM becomes a checkpoint
+// request). The folder must be on a writable volume every worker mounts, or the save fails.
+struct Checkpointing {
+  std::string dir_flag;
+  bool enabled = false;
+};
+
+Checkpointing checkpointing(const JobSpec& pod, const MpiJobOptions& o, const std::string& mpijob_name) {
+  Checkpointing c;
+  c.dir_flag = o.checkpoint_dir;
+  if (c.dir_flag.empty() && !o.checkpoint_claim.empty()) c.dir_flag = std::string(checkpoint_mount) + "/" + mpijob_name;
+  const std::string dir = !c.dir_flag.empty() ? c.dir_flag : pod.run.checkpoint.dir;
+  c.enabled = !dir.empty();
+  if (!c.enabled) return c;
+  const std::string what = !c.dir_flag.empty() ? "--checkpoint-dir " + dir
+                                               : pod.file + ": run.checkpoint.dir resolves to " + dir + " in the pod, which";
+  // A folder below the mount, not the mount itself: a successful run removes its folder.
+  if (under(dir, checkpoint_mount)) {
+    if (o.checkpoint_claim.empty())
+      throw UsageError("tessera render mpijob: " + what + " is under " + checkpoint_mount +
+                       ", which is mounted only with --checkpoint-claim CLAIM");
+  } else if (!under(dir, out_dir)) {
+    const std::string msg = what + " is on no writable volume shared by the workers: use " + out_dir +
+                            "/... (the workspace) or " + checkpoint_mount + "/... with --checkpoint-claim";
+    if (!c.dir_flag.empty()) throw UsageError("tessera render mpijob: " + msg);
+    throw JobError(msg);
+  }
+  return c;
 }
 
 // Strings that YAML would read as a number, boolean or null are quoted (argv and env values must
@@ -270,9 +316,12 @@ void container_security(Out& o) {
   o.endmap();
 }
 
-void pod_common(Out& o, const std::map<std::string, std::string>& selector) {
+void pod_common(Out& o, const std::map<std::string, std::string>& selector, int grace_seconds) {
   // Pods talk MPI and ssh only: no API token, no Service env variables.
   o.kvb("automountServiceAccountToken", false).kvb("enableServiceLinks", false);
+  // Between the kubelet's SIGTERM (turned into a checkpoint request by the entry points) and its
+  // SIGKILL: long enough to finish a tile and write the checkpoint.
+  o.kv("terminationGracePeriodSeconds", grace_seconds);
   if (!selector.empty()) {
     o.key("nodeSelector").map();
     for (const auto& [k, v] : selector) o.kv(k, v);
@@ -293,10 +342,13 @@ void mount(Out& o, const std::string& name, const std::string& path, bool read_o
   o.endmap();
 }
 
-std::vector<std::string> launcher_command(const MpiJobOptions& opt, bool creds) {
+std::vector<std::string> launcher_command(const MpiJobOptions& opt, bool creds, const std::string& checkpoint_dir) {
   const std::string ranks = std::to_string(opt.workers * opt.slots);
-  // Ranks get only what mpirun forwards (they are started through sshd, not by the kubelet).
-  std::vector<std::string> c = {"mpirun", "-n", ranks, "--bind-to", "none", "-x", "HDF5_USE_FILE_LOCKING"};
+  // The entry point turns the kubelet's SIGTERM into SIGUSR1 for mpirun (on SIGTERM mpirun itself
+  // exits 1 even when the ranks saved a checkpoint). Ranks get only what mpirun forwards (they
+  // are started through sshd, not by the kubelet).
+  std::vector<std::string> c = {launcher_entry, "mpirun", "-n", ranks, "--bind-to", "none",
+                                "-x", "HDF5_USE_FILE_LOCKING"};
   if (creds)
     for (const char* v : {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}) {
       c.push_back("-x");
@@ -305,6 +357,10 @@ std::vector<std::string> launcher_command(const MpiJobOptions& opt, bool creds) 
   for (const std::string& a : {std::string("tessera"), std::string("run"), std::string(job_path),
                                std::string("--expect-ranks"), ranks})
     c.push_back(a);
+  if (!checkpoint_dir.empty()) {
+    c.push_back("--checkpoint-dir");
+    c.push_back(checkpoint_dir);
+  }
   return c;
 }
 
@@ -340,7 +396,10 @@ std::string render_configmap(const Names& n, const JobSpec& job, const std::stri
 }
 
 std::string render_mpijob_doc(const Names& n, const JobSpec& job, const MpiJobOptions& opt,
-                              const std::map<std::string, std::string>& selector) {
+                              const std::map<std::string, std::string>& selector, const Checkpointing& ck) {
+  // What the entry points send on SIGTERM: USR1 = save a checkpoint and exit 75; without
+  // checkpoints Tessera ignores USR1, so TERM (a clean stop) instead of waiting for the SIGKILL.
+  const std::string stop_signal = ck.enabled ? "USR1" : "TERM";
   const bool creds = !opt.credentials_secret.empty();
   Out o;
   o.map().kv("apiVersion", "kubeflow.org/v2beta1").kv("kind", "MPIJob");
@@ -367,11 +426,12 @@ std::string render_mpijob_doc(const Names& n, const JobSpec& job, const MpiJobOp
   labels(o, n, "launcher");
   o.endmap();
   o.key("spec").map();
-  pod_common(o, selector);
+  pod_common(o, selector, opt.grace_seconds);
   o.key("containers").seq().map();
   o.kv("name", "launcher").kv("image", opt.image).kv("imagePullPolicy", "IfNotPresent");
-  o.strings("command", launcher_command(opt, creds));
+  o.strings("command", launcher_command(opt, creds, ck.dir_flag));
   o.key("env").seq();
+  env_value(o, "TESSERA_STOP_SIGNAL", stop_signal);
   env_value(o, "HDF5_USE_FILE_LOCKING", "FALSE");  // shared file systems (NFS, Lustre) lack POSIX locks
   env_value(o, "OMPI_MCA_pml", "ob1");             // TCP between pods: skip UCX probing
   env_value(o, "OMPI_MCA_btl", "self,vader,tcp");
@@ -400,10 +460,14 @@ std::string render_mpijob_doc(const Names& n, const JobSpec& job, const MpiJobOp
   labels(o, n, "worker");
   o.endmap();
   o.key("spec").map();
-  pod_common(o, selector);
+  pod_common(o, selector, opt.grace_seconds);
   o.key("containers").seq().map();
   o.kv("name", "worker").kv("image", opt.image).kv("imagePullPolicy", "IfNotPresent");
-  o.strings("command", {"/usr/local/bin/tessera-sshd"});
+  // sshd, plus forwarding the kubelet's SIGTERM to the ranks (which run under sshd, not as PID 1).
+  o.strings("command", {worker_entry});
+  o.key("env").seq();
+  env_value(o, "TESSERA_STOP_SIGNAL", stop_signal);
+  o.endseq();
   o.key("ports").seq().map().kv("name", "ssh").kv("containerPort", ssh_port).kv("protocol", "TCP").endmap().endseq();
   o.key("readinessProbe").map().key("tcpSocket").map().kv("port", ssh_port).endmap();
   o.kv("initialDelaySeconds", 1).kv("periodSeconds", 2).endmap();
@@ -413,6 +477,7 @@ std::string render_mpijob_doc(const Names& n, const JobSpec& job, const MpiJobOp
   mount(o, "job", job_dir, true);
   mount(o, "workspace", data_dir, true, "data");
   mount(o, "workspace", out_dir, false, "out");
+  if (!opt.checkpoint_claim.empty()) mount(o, "checkpoint", checkpoint_mount, false);
   mount(o, "tmp", "/tmp", false);
   o.endseq();
   o.endmap().endseq();  // containers
@@ -421,6 +486,8 @@ std::string render_mpijob_doc(const Names& n, const JobSpec& job, const MpiJobOp
   o.key("items").seq().map().kv("key", "job.yaml").kv("path", "job.yaml").endmap().endseq();
   o.endmap().endmap();
   o.map().kv("name", "workspace").key("persistentVolumeClaim").map().kv("claimName", workspace_claim).endmap().endmap();
+  if (!opt.checkpoint_claim.empty())
+    o.map().kv("name", "checkpoint").key("persistentVolumeClaim").map().kv("claimName", opt.checkpoint_claim).endmap().endmap();
   tmp_volume(o);
   o.endseq();
   o.endmap().endmap().endmap();  // spec, template, Worker
@@ -432,7 +499,7 @@ std::string render_mpijob_doc(const Names& n, const JobSpec& job, const MpiJobOp
   return std::string(o.e.c_str()) + "\n";
 }
 
-std::string header(const Names& n, const JobSpec& job, const MpiJobOptions& opt) {
+std::string header(const Names& n, const JobSpec& job, const MpiJobOptions& opt, const Checkpointing& ck) {
   const int ranks = opt.workers * opt.slots;
   std::ostringstream h;
   const std::string base = job.file.substr(job.file.find_last_of('/') + 1);
@@ -448,7 +515,14 @@ std::string header(const Names& n, const JobSpec& job, const MpiJobOptions& opt)
   if (!opt.credentials_secret.empty())
     h << "#  - Secret '" << opt.credentials_secret
       << "' with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and optionally AWS_SESSION_TOKEN).\n";
+  if (!opt.checkpoint_claim.empty())
+    h << "#  - PersistentVolumeClaim '" << opt.checkpoint_claim << "' (ReadWriteMany, writable by uid/gid " << uid
+      << ")\n#    for checkpoints, mounted at " << checkpoint_mount << " on the workers.\n";
   h << "# The job file travels in ConfigMap '" << n.config << "', mounted at " << job_path << ".\n";
+  if (ck.enabled)
+    h << "# Evicted or deleted pods get " << opt.grace_seconds << " s to save a checkpoint"
+      << (ck.dir_flag.empty() ? " (run.checkpoint of the job)" : " in " + ck.dir_flag)
+      << ";\n# the launcher then exits 75: delete and apply this file again to resume.\n";
   return h.str();
 }
 
@@ -471,7 +545,7 @@ bool round_trips(const std::string& text, const Names& n, const std::string& job
 
 std::string render_mpijob(const JobSpec& job, const std::string& job_text, const MpiJobOptions& opt) {
   const auto selector = check_options(job, opt);
-  check_pod_paths(job, job_text);
+  const JobSpec pod = check_pod_paths(job, job_text);
   // A ConfigMap holds at most 1 MiB; job files are a few hundred bytes.
   if (job_text.size() > 900 * 1024) throw JobError(job.file + ": the job file is too large for a ConfigMap (1 MiB)");
 
@@ -479,7 +553,8 @@ std::string render_mpijob(const JobSpec& job, const std::string& job_text, const
   n.job = job_name(job.name, opt.workers);
   n.config = n.job + "-job";  // the operator owns <name>-config and <name>-ssh
 
-  const std::string head = header(n, job, opt), mpijob_doc = render_mpijob_doc(n, job, opt, selector);
+  const Checkpointing ck = checkpointing(pod, opt, n.job);
+  const std::string head = header(n, job, opt, ck), mpijob_doc = render_mpijob_doc(n, job, opt, selector, ck);
   // Literal block style keeps the job file readable; texts it cannot carry exactly (no final
   // newline, leading blanks, ...) fall back to a double-quoted string.
   for (bool literal : {true, false}) {

@@ -23,6 +23,16 @@ struct MpiJobOptions {
   std::vector<std::string> node_selector;  // key=value
   std::string region;                      // topology.kubernetes.io/region
   std::string credentials_secret;          // object-store credentials (Secret name), optional
+  // Checkpoints (README "Kubernetes (MPI Operator)", "Preemption"). checkpoint_claim: a
+  // ReadWriteMany PVC mounted on the workers at mpijob::checkpoint_mount. checkpoint_dir: where
+  // the ranks save (`tessera run --checkpoint-dir`), an absolute path in the pods on a writable
+  // volume; with a claim it defaults to <checkpoint_mount>/<MPIJob name>. Neither: the job's own
+  // run.checkpoint, if any.
+  std::string checkpoint_claim;
+  std::string checkpoint_dir;
+  // terminationGracePeriodSeconds of every pod: how long an evicted pod has to save a checkpoint
+  // before the kubelet's SIGKILL (Kubernetes' default, 30 s, is short for a large job).
+  int grace_seconds = 120;
 };
 
 // Throws UsageError for bad options and JobError for a job that cannot run in the pod layout
@@ -37,6 +47,10 @@ inline constexpr const char* job_path = "/tessera/jobs/job.yaml";  // what `tess
 inline constexpr const char* data_dir = "/tessera/data";           // workspace subPath data/, read-only
 inline constexpr const char* out_dir = "/tessera/out";             // workspace subPath out/
 inline constexpr const char* workspace_claim = "tessera-workspace";
+inline constexpr const char* checkpoint_mount = "/tessera/checkpoint";  // --checkpoint-claim, workers
+// Entry points in the image (k8s/): they turn the kubelet's SIGTERM into a checkpoint request.
+inline constexpr const char* launcher_entry = "/usr/local/bin/tessera-launcher";
+inline constexpr const char* worker_entry = "/usr/local/bin/tessera-sshd";
 inline constexpr const char* ssh_dir = "/home/tessera/.ssh";      // spec.sshAuthMountPath
 inline constexpr int uid = 1000;                                   // the image's user `tessera`
 inline constexpr int ssh_port = 2222;

@@ -19,7 +19,7 @@ import numpy as np
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SOURCE_DIR, Tally, Workspace, ok, ranks_from, tessera, tool  # noqa: E402
+from harness import SOURCE_DIR, Workspace, ok, run_suites, tessera, tool  # noqa: E402
 import oracle  # noqa: E402
 from e2e import JobCase, is_climate_job  # noqa: E402
 
@@ -414,13 +414,5 @@ def climate_suite(ranks, t):
             t.check(f"{n}: memory_per_rank 1MiB output bitwise equal on {ranks} rank(s)", c.bitwise, job, out, ranks)
 
 
-def main(argv):
-    ranks = ranks_from(argv)
-    print(f"climate jobs on {ranks} rank(s)", flush=True)
-    t = Tally()
-    climate_suite(ranks, t)
-    return t.finish()
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(run_suites(sys.argv, {None: climate_suite}, __doc__, "climate jobs"))

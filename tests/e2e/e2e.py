@@ -23,7 +23,7 @@ except ImportError:  # not pulled in by the other test dependencies
     sys.exit("e2e: needs PyYAML to read the job files (Debian: apt-get install python3-yaml)")
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (SOURCE_DIR, Tally, Workspace, assert_no_crash, describe, ok, ranks_from,  # noqa: E402
+from harness import (SOURCE_DIR, Workspace, assert_no_crash, describe, ok, run_suites,  # noqa: E402
                      temp_files, tessera, tool)
 import oracle  # noqa: E402
 
@@ -558,17 +558,5 @@ def errors_suite(ranks, t):
         t.check("unknown command exits 2 with a suggestion", e.unknown_command)
 
 
-def main(argv):
-    suites = {"jobs": jobs_suite, "errors": errors_suite}
-    if len(argv) < 2 or argv[1] not in suites:
-        print(__doc__)
-        return 2
-    ranks = ranks_from(argv)
-    print(f"e2e {argv[1]} on {ranks} rank(s)", flush=True)
-    t = Tally()
-    suites[argv[1]](ranks, t)
-    return t.finish()
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(run_suites(sys.argv, {"jobs": jobs_suite, "errors": errors_suite}, __doc__, "e2e"))

@@ -1,5 +1,6 @@
 """Plumbing shared by the end-to-end tests: where tessera is, launching it under MPI with a
-timeout, throw-away workspaces and a pass/fail tally (ctest only sees the exit status)."""
+timeout, throw-away workspaces, a pass/fail tally (ctest only sees the exit status) and the
+scripts' common main(), run_suites()."""
 import os
 import shutil
 import signal
@@ -147,3 +148,34 @@ class Tally:
         print(f"e2e: {self.passed} passed, {self.failed} failed", flush=True)
         return 1 if self.failed or not self.passed else 0
 
+
+
+def run_suites(argv, suites, usage, title, ranked=True, banner=""):
+    """The main() of every e2e script; returns the exit status for sys.exit (0 only when every
+    check passed and at least one ran, 1 otherwise, 2 for a usage error).
+
+    suites maps a suite name (argv[1]) to fn(ranks, tally); a table with the single key None
+    takes no suite name. ranked: the suite runs at --ranks N / TESSERA_RANKS (ranks_from),
+    else it gets None. The first line names the suite, its rank count and `banner`."""
+    if None in suites:
+        name, args = None, argv[1:]
+    elif len(argv) >= 2 and argv[1] in suites:
+        name, args = argv[1], argv[2:]
+    else:
+        print(usage)
+        return 2
+    ranks = ranks_from(argv) if ranked else None
+    # Anything else left over is a typo that would otherwise silently run the default rank count.
+    rest = args[:]
+    if "--ranks" in rest:
+        del rest[rest.index("--ranks"):rest.index("--ranks") + 2]
+    if rest:
+        print(f"unknown arguments {rest}\n{usage}")
+        return 2
+    print(" ".join(x for x in (title, name, f"on {ranks} rank(s)" if ranked else "") if x) + banner, flush=True)
+    t = Tally()
+    try:
+        suites[name](ranks, t)
+    except Exception:  # noqa: BLE001 - an error outside any check (setup) still fails the run
+        t._fail(f"{title} {name or ''}".strip(), "error outside a check:\n" + traceback.format_exc())
+    return t.finish()

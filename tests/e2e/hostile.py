@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import (BIN, CRASH_MARKERS, MPIEXEC, Tally, Workspace, assert_no_crash, describe, ok,  # noqa: E402
-                     ranks_from, run, tessera)
+                     run, run_suites, tessera)
 
 SEED = int(os.environ.get("TESSERA_HOSTILE_SEED", "8"))
 TIMEOUT = 60  # seconds; any case running longer is a hang
@@ -520,17 +520,6 @@ def faults_suite(ranks, t):
         t.check("two runs writing one output: the second exits 4 at once, the first completes", f.concurrent)
 
 
-def main(argv):
-    suites = {"inputs": inputs_suite, "faults": faults_suite}
-    if len(argv) < 2 or argv[1] not in suites:
-        print(__doc__)
-        return 2
-    ranks = ranks_from(argv)
-    print(f"hostile {argv[1]} on {ranks} rank(s), seed {SEED}", flush=True)
-    t = Tally()
-    suites[argv[1]](ranks, t)
-    return t.finish()
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(run_suites(sys.argv, {"inputs": inputs_suite, "faults": faults_suite}, __doc__, "hostile",
+                        banner=f", seed {SEED}"))

@@ -27,6 +27,9 @@ LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "StorageClass", "PriorityClass"}
 # Env names that carry secrets must never have an inline value.
 SECRETISH = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL)", re.I)
+# The image's entry points (k8s/): they turn the kubelet's SIGTERM into a checkpoint request.
+LAUNCHER_ENTRY = "/usr/local/bin/tessera-launcher"
+WORKER_ENTRY = "/usr/local/bin/tessera-sshd"
 
 
 class ManifestError(Exception):
@@ -135,8 +138,13 @@ def _flag_value(argv, flag):
 
 
 def launcher_command(mpijob):
+    """The launcher's argv, entry point included."""
     c = mpijob["spec"]["mpiReplicaSpecs"]["Launcher"]["template"]["spec"]["containers"][0]
     return list(c.get("command") or []) + list(c.get("args") or [])
+
+
+def container_env(container):
+    return {e.get("name"): e.get("value") for e in container.get("env") or []}
 
 
 def structural_errors(docs):
@@ -244,8 +252,25 @@ def _mpijob_errors(job, configmaps):
             if len(set(paths)) != len(paths):
                 errors.append(f"{cn}: duplicate mountPath")
 
-    # ranks = workers x slots, and the launcher runs `tessera run` on the job the workers mount.
+    # Preemption: SIGTERM reaches only each container's first process, so both run Tessera's entry
+    # points, which pass it on (as SIGUSR1 when the job checkpoints), with time to save.
     argv = launcher_command(job)
+    if argv[:1] != [LAUNCHER_ENTRY]:
+        errors.append(f"the launcher must run mpirun under {LAUNCHER_ENTRY} (SIGTERM -> SIGUSR1), got {argv[:1]}")
+    else:
+        argv = argv[1:]
+    worker_c = pods["Worker"].get("containers", [{}])[0]
+    if list(worker_c.get("command") or [])[:1] != [WORKER_ENTRY]:
+        errors.append(f"the workers must run {WORKER_ENTRY} (forwards SIGTERM to the ranks under sshd)")
+    for role, pod in pods.items():
+        grace = pod.get("terminationGracePeriodSeconds")
+        if not isinstance(grace, int) or grace < 1:
+            errors.append(f"{role}: terminationGracePeriodSeconds must be set (time to save a checkpoint)")
+        sig = container_env((pod.get("containers") or [{}])[0]).get("TESSERA_STOP_SIGNAL")
+        if sig not in ("USR1", "TERM"):
+            errors.append(f"{role}: env TESSERA_STOP_SIGNAL must be USR1 or TERM, got {sig!r}")
+
+    # ranks = workers x slots, and the launcher runs `tessera run` on the job the workers mount.
     ranks = workers * slots
     if not argv or argv[0] != "mpirun":
         errors.append(f"the launcher command must start with mpirun, got {argv[:1]}")
@@ -259,10 +284,12 @@ def _mpijob_errors(job, configmaps):
         job_path = argv[at + 2]
     except StopIteration:
         return errors + ["the launcher command does not run `tessera run JOB`"]
-    worker_c = pods["Worker"].get("containers", [{}])[0]
     job_text, mounts = _mounted_job(job_path, worker_c, pods["Worker"], configmaps, errors)
     if job_text is not None:
-        errors += _job_path_errors(job_text, job_path, mounts)
+        errors += _job_path_errors(job_text, job_path, mounts, _flag_value(argv, "--checkpoint-dir"))
+        stop = {container_env((p.get("containers") or [{}])[0]).get("TESSERA_STOP_SIGNAL") for p in pods.values()}
+        if _checkpoints(job_text, argv) and stop != {"USR1"}:
+            errors.append("the job checkpoints, so TESSERA_STOP_SIGNAL must be USR1 (TERM would make mpirun exit 1)")
     if "readinessProbe" not in worker_c:
         errors.append("Worker: a readinessProbe on sshd is needed for WaitForWorkersReady to mean 'sshd is up'")
     return errors
@@ -295,8 +322,17 @@ def _mounted_job(job_path, container, pod, configmaps, errors):
     return None, mounts
 
 
-def _job_path_errors(text, job_path, mounts):
-    """Local paths of the job, resolved as tessera resolves them in the pod, must be on volumes."""
+def _checkpoints(text, argv):
+    """Whether the run saves checkpoints: --checkpoint-dir, or run.checkpoint in the job."""
+    try:
+        return "--checkpoint-dir" in argv or bool(((yaml.safe_load(text) or {}).get("run") or {}).get("checkpoint"))
+    except Exception:  # noqa: BLE001 - a malformed job is reported by _job_path_errors
+        return False
+
+
+def _job_path_errors(text, job_path, mounts, checkpoint_dir=None):
+    """Local paths of the job, resolved as tessera resolves them in the pod, must be on volumes;
+    the checkpoint folder (--checkpoint-dir, else run.checkpoint.dir) on a writable one."""
     errors = []
     try:
         job = yaml.safe_load(text)
@@ -325,6 +361,14 @@ def _job_path_errors(text, job_path, mounts):
     m = mount_of(r)
     if m is None or m[1].get("readOnly") or "configMap" in m[2]:
         errors.append(f"the output resolves to {r}, which is on no writable volume")
+    if checkpoint_dir is None:
+        checkpoint_dir = ((job.get("run") or {}).get("checkpoint") or {}).get("dir")
+    if checkpoint_dir:
+        r = resolve(checkpoint_dir)
+        m = mount_of(r)
+        # emptyDir is per pod: rank 0 could not see the other workers' rank files.
+        if m is None or m[1].get("readOnly") or "persistentVolumeClaim" not in m[2]:
+            errors.append(f"the checkpoint folder resolves to {r}, which is on no writable shared volume")
     return errors
 
 

@@ -20,9 +20,15 @@ headless Service's DNS records. Workers start first; the launcher starts once ev
 sshd accepts connections (launcherCreationPolicy: WaitForWorkersReady) and runs exactly the
 manifest's command.
 
+Preemption: a longer job rendered with --checkpoint-claim (a host directory stands in for the
+claim) is stopped by SIGTERM to a worker's first process, the entry point k8s/tessera-sshd, and
+in another run to the launcher's, k8s/tessera-launcher, as the kubelet does on eviction. The
+launcher must exit 75 with a published checkpoint and no output; the same manifest run again
+(and one re-rendered for 3x1 workers) must resume and equal an uninterrupted run bitwise.
+
 What differs from a real cluster: no kubelet (no cgroup limits, probes are polled by this script,
-no restarts, backoff or TTL), no container runtime (no seccomp profile, PID namespace or image
-pull), no CNI/kube-proxy/DNS server, no atomic-writer `..data` links in ConfigMap/Secret volumes,
+no restarts, backoff or TTL; SIGTERM is sent by this script, and no grace period ends in SIGKILL),
+no container runtime (no seccomp profile, PID namespace or image pull), no CNI/kube-proxy/DNS server, no atomic-writer `..data` links in ConfigMap/Secret volumes,
 the workspace is a host directory (as an RWX volume would be), and in host mode the "image" is the
 host's filesystem with the image's additions. All pods share the host's cores, so the launcher
 also gets OMPI_MCA_mpi_yield_when_idle=1 (SIM_ONLY_ENV), the one setting a cluster does not need.
@@ -34,6 +40,7 @@ Ends with 'k8s: N passed, M failed'; exits non-zero on any failure (a missing to
 """
 import argparse
 import glob
+import json
 import os
 import re
 import shlex
@@ -136,7 +143,7 @@ class Pod:
 class Cluster:
     """One MPIJob's pods and the objects the operator would create for it."""
 
-    def __init__(self, docs, workdir, workspace, rootfs=None, secrets=None, tag="a"):
+    def __init__(self, docs, workdir, workspace, rootfs=None, secrets=None, tag="a", claims=None):
         self.docs = docs
         self.cm = {d["metadata"]["name"]: d for d in docs if d["kind"] == "ConfigMap"}
         self.job = next(d for d in docs if d["kind"] == "MPIJob")
@@ -149,6 +156,8 @@ class Cluster:
         self.workspace = workspace
         self.rootfs = rootfs
         self.secrets = secrets or {}
+        # PersistentVolumeClaim name -> host directory standing in for the RWX volume.
+        self.claims = {"tessera-workspace": workspace, **(claims or {})}
         self.tag = tag
         self.bridge_ns = f"{PREFIX}{os.getpid()}-{tag}-br"
         self.pods = []
@@ -287,7 +296,10 @@ class Cluster:
                 src = self.write_configmap_volume(v["configMap"]["name"], v["configMap"].get("items"))
                 mounts.append((src, m["mountPath"], True, "bind"))
             elif "persistentVolumeClaim" in v:
-                src = os.path.join(self.workspace, m.get("subPath", ""))
+                claim = v["persistentVolumeClaim"]["claimName"]
+                if claim not in self.claims:
+                    raise AssertionError(f"PersistentVolumeClaim {claim} is not simulated (the pod would stay Pending)")
+                src = os.path.join(self.claims[claim], m.get("subPath", ""))
                 mounts.append((src, m["mountPath"], ro, "bind"))
             elif "emptyDir" in v:
                 mounts.append((v["emptyDir"].get("sizeLimit", "64Mi"), m["mountPath"], False, "tmpfs"))
@@ -322,7 +334,8 @@ class Cluster:
                   f"rm -rf {r}/etc/ssh/ssh_config.d {r}/etc/ssh/sshd_config.d {r}/etc/ssh/ssh_host_*",
                   f"mkdir -p -m 755 {r}/run/sshd {r}/home/tessera", f"chown 1000:1000 {r}/home/tessera",
                   f"mount -t tmpfs -o mode=755 tmpfs {r}/usr/local/bin",
-                  f"cp {q(BIN)} {q(os.path.join(K8S_DIR, 'tessera-sshd'))} {r}/usr/local/bin/",
+                  f"cp {q(BIN)} {q(os.path.join(K8S_DIR, 'tessera-sshd'))} "
+                  f"{q(os.path.join(K8S_DIR, 'tessera-launcher'))} {r}/usr/local/bin/",
                   f"mount -o remount,ro {r}/usr/local/bin"]
         # What the container runtime provides.
         s += [f"mkdir -p {r}/dev {r}/proc {r}/sys {r}/tmp && touch {r}/etc/hosts",
@@ -386,8 +399,10 @@ class Cluster:
         except OSError:
             return f"--- {pod.name}: no log"
 
-    def run(self, break_worker=None):
-        """Workers, readiness, launcher; returns (launcher exit status, seconds, launcher log)."""
+    def run(self, break_worker=None, while_running=None):
+        """Workers, readiness, launcher; returns (launcher exit status, seconds, launcher log).
+        while_running(cluster), if given, is called once the launcher has started (e.g. to evict
+        a pod)."""
         self.write_operator_objects()
         self.create_network()
         workers = [p for p in self.pods if p.role == "worker"]
@@ -399,6 +414,8 @@ class Cluster:
             kill_pids(netns_pids(workers[break_worker].ns) + [workers[break_worker].proc.pid])
         t = time.time()
         self.start(launcher)
+        if while_running is not None:
+            while_running(self)
         try:
             launcher.proc.wait(timeout=LAUNCH_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -431,11 +448,40 @@ class Cluster:
         self.namespaces = []
 
 
+def _comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as fh:
+            return fh.read().strip()
+    except OSError:
+        return None
+
+
+# A job long enough to be stopped mid-run (2922x96x192 floats in 1 MiB tiles; 1-7 s at 4 ranks on
+# 2 cores, so a signal at 35 % of that lands mid-read with margin), with reductions of each kind
+# a checkpoint saves (sums, quantiles, a climatology, an area-weighted mean).
+CKPT_JOB = """name: ckpt
+inputs:
+  tas:
+    path: ../data/big.nc
+    variable: tas
+reductions:
+  - {name: tmean, op: mean, over: [time]}
+  - {name: tstd, op: std, over: [time]}
+  - {name: clim, op: mean, over: [time], groupby: month}
+  - {name: gmst, op: mean, over: [lat, lon], weights: area}
+  - {name: tq, op: quantile, over: [time], q: [0.1, 0.9]}
+output:
+  path: ../out/ckpt.nc
+run:
+  memory_per_rank: 1MiB
+"""
+
+
 # ---- comparison
 
-def compare_netcdf(a, b):
+def compare_netcdf(a, b, skip=("history",)):
     """Differences between two NetCDF files: every variable's bytes, every attribute except the
-    global `history` (it holds the run's time and command line)."""
+    global ones in `skip` (`history` holds the run's time and command line)."""
     import netCDF4
     import numpy as np
     diffs = []
@@ -444,8 +490,8 @@ def compare_netcdf(a, b):
             diffs.append("dimensions differ")
         if list(x.variables) != list(y.variables):
             diffs.append(f"variables differ: {list(x.variables)} vs {list(y.variables)}")
-        gx = {k: x.getncattr(k) for k in x.ncattrs() if k != "history"}
-        gy = {k: y.getncattr(k) for k in y.ncattrs() if k != "history"}
+        gx = {k: x.getncattr(k) for k in x.ncattrs() if k not in skip}
+        gy = {k: y.getncattr(k) for k in y.ncattrs() if k not in skip}
         if repr(gx) != repr(gy):
             diffs.append(f"global attributes differ: {gx} vs {gy}")
         for name in x.variables:
@@ -491,25 +537,25 @@ class Run:
         os.chmod(out, 0o2775)
         sh([BIN, "generate", os.path.join(self.workspace, gen[0]), *gen[1:]], env=self.env(), timeout=120)
 
-    def render(self, workers, slots, extra=()):
-        p = sh([BIN, "render", "mpijob", self.job_file, "--image", "localhost/tessera:sim", "--workers",
+    def render(self, workers, slots, extra=(), job_file=None):
+        p = sh([BIN, "render", "mpijob", job_file or self.job_file, "--image", "localhost/tessera:sim", "--workers",
                 str(workers), "--slots", str(slots), "--namespace", "sim", *extra], env=self.env(),
                cwd=SOURCE_DIR)
         return km.load_docs(p.stdout)
 
-    def direct(self, ranks):
+    def direct(self, ranks, job_file=None, output="tas-stats.nc"):
         """The same job under plain mpirun on the host, output kept per rank count."""
-        d = os.path.join(self.work, f"direct-{ranks}")
+        d = os.path.join(self.work, f"direct-{ranks}-{output}")
         os.makedirs(os.path.join(d, "jobs"))
         os.makedirs(os.path.join(d, "out"))
         os.symlink(os.path.join(self.workspace, "data"), os.path.join(d, "data"))
-        shutil.copy(self.job_file, os.path.join(d, "jobs", "job.yaml"))
+        shutil.copy(job_file or self.job_file, os.path.join(d, "jobs", "job.yaml"))
         # In image mode the image's own binary: the comparison is about the launch path, not builds.
         binary = os.path.join(self.args.rootfs, "usr/local/bin/tessera") if self.args.rootfs else BIN
         t = time.time()
         sh([MPIEXEC, "-n", str(ranks), binary, "run", os.path.join(d, "jobs", "job.yaml"), "--expect-ranks",
             str(ranks), "--quiet"], env=self.env(), timeout=300)
-        return os.path.join(d, "out", "tas-stats.nc"), time.time() - t
+        return os.path.join(d, "out", output), time.time() - t
 
     def simulate(self, workers, slots, tag, break_worker=None):
         docs = self.render(workers, slots, ["--credentials-secret", "sim-object-store"])
@@ -538,7 +584,8 @@ class Run:
             assert "overlay" in fh.read(), "the kernel has no overlayfs"
         assert os.access(BIN, os.X_OK), f"tessera not found at {BIN}"
         if self.args.rootfs:
-            for f in ("usr/local/bin/tessera", "usr/local/bin/tessera-sshd", "etc/ssh/sshd_config", "run/sshd"):
+            for f in ("usr/local/bin/tessera", "usr/local/bin/tessera-sshd", "usr/local/bin/tessera-launcher",
+                      "etc/ssh/sshd_config", "run/sshd"):
                 assert os.path.exists(os.path.join(self.args.rootfs, f)), f"image rootfs lacks /{f}"
         remove_stale_namespaces()
         remove_stale_work_dirs()
@@ -578,6 +625,154 @@ class Run:
         assert not os.path.exists(out), "an output appeared although the job failed"
         print(f"  worker 1 gone: launcher exit {rc} after {launch_s:.1f} s")
 
+    # -- preemption: the kubelet's SIGTERM to a pod's first process (the image's entry points)
+    def _ckpt_setup(self):
+        """The long job, its data, a checkpoint volume and the uninterrupted reference (once)."""
+        if getattr(self, "ckpt", None):
+            return self.ckpt
+        job = os.path.join(self.work, "ckpt-jobs", "ckpt.yaml")
+        os.makedirs(os.path.dirname(job))
+        with open(job, "w") as fh:
+            fh.write(CKPT_JOB)
+        sh([BIN, "generate", os.path.join(self.workspace, "data", "big.nc"), "--shape", "2922,96,192",
+            "--chunks", "92,96,192"], env=self.env(), timeout=300)
+        claim = os.path.join(self.work, "checkpoint-volume")
+        os.makedirs(claim)
+        os.chown(claim, 0, 1000)  # as fsGroup leaves a volume: group 1000, setgid, writable
+        os.chmod(claim, 0o2775)
+        ref, wall = self.direct(4, job, "ckpt.nc")
+        self.ckpt = {"job": job, "claim": claim, "ref": ref, "wall": wall}
+        print(f"  uninterrupted reference (host mpirun -n 4): {wall:.2f} s")
+        return self.ckpt
+
+    def _ckpt_cluster(self, workers, slots, tag):
+        ck = self._ckpt_setup()
+        docs = self.render(workers, slots, ["--checkpoint-claim", "sim-checkpoints", "--grace-period", "90"],
+                           job_file=ck["job"])
+        errors = km.validate(docs, km.mpijob_schema())
+        assert not errors, "rendered manifest invalid: " + "; ".join(errors)
+        c = Cluster(docs, self.work, self.workspace, rootfs=self.args.rootfs, tag=tag,
+                    claims={"sim-checkpoints": ck["claim"]})
+        self.clusters.append(c)
+        return c
+
+    def _evict(self, role, index=0):
+        """A while_running hook: once the ranks run, SIGTERM to the pod's first process, as the
+        kubelet sends on eviction. Returns a dict that records what was signalled."""
+        seen = {}
+
+        def hook(c):
+            pod = next(p for p in c.pods if p.role == role and p.index == index)
+            launcher = next(p for p in c.pods if p.role == "launcher")
+            worker = next(p for p in c.pods if p.role == "worker")
+            deadline = time.time() + 60
+            while time.time() < deadline and not any(_comm(x) == "tessera" for x in netns_pids(worker.ns)):
+                assert launcher.proc.poll() is None, "the launcher ended before the ranks ran\n" + c.tail(launcher)
+                time.sleep(0.05)
+            assert time.time() < deadline, "no tessera ranks appeared in the worker pods"
+            time.sleep(0.35 * self.ckpt["wall"])  # mid-read: the reads take most of the run
+            with open(f"/proc/{pod.proc.pid}/cmdline", "rb") as fh:
+                seen["argv0"] = fh.read().split(b"\0")[:2]
+            seen["t"] = time.time()
+            os.kill(pod.proc.pid, signal.SIGTERM)
+            seen["pod"] = pod
+        return hook, seen
+
+    def _interrupted(self, c, c_rc, log, seen, how):
+        """Checks a run stopped by an eviction: exit 75, a published checkpoint, no output."""
+        assert seen.get("pod") is not None, "the eviction hook did not run"
+        assert c_rc == 75, f"{how}: launcher exit {c_rc}, expected 75 (checkpointed)\n{log}\n" + \
+            "\n".join(c.tail(p) for p in c.pods if p.role == "worker")
+        entry = {"worker": "tessera-sshd", "launcher": "tessera-launcher"}[seen["pod"].role]
+        assert any(entry.encode() in a for a in seen["argv0"]), f"signalled {seen['argv0']}, not {entry}"
+        assert "stopped on request" in log, log
+        if seen["pod"].role == "worker":
+            try:
+                rc = seen["pod"].proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                raise AssertionError("the evicted worker's entry point did not end after its ranks\n" + c.tail(seen["pod"]))
+            wlog = c.tail(seen["pod"])
+            assert rc == 0 and "sending SIGUSR1 to tessera rank(s)" in wlog and "the ranks have ended" in wlog, \
+                f"worker entry point exit {rc}\n{wlog}"
+        else:
+            assert "got SIGTERM: sending SIGUSR1 to mpirun" in log, log
+        ck = os.path.join(self.ckpt["claim"], c.name)
+        manifest = os.path.join(ck, "manifest.json")
+        assert os.path.exists(manifest), f"no published checkpoint in {ck}: {os.listdir(self.ckpt['claim'])}"
+        with open(manifest) as fh:
+            m = json.load(fh)["manifest"]
+        assert m["ranks"] == c.workers * c.slots, m
+        assert not os.path.exists(os.path.join(self.workspace, "out", "ckpt.nc")), "an interrupted run left an output"
+        return m
+
+    def _resumed(self, c, rc, log):
+        """The rerun (delete + apply): exit 0, resumed, bitwise the uninterrupted output."""
+        assert rc == 0, f"resumed run: launcher exit {rc}\n{log}"
+        assert "resuming from checkpoint" in log, log
+        out = os.path.join(self.workspace, "out", "ckpt.nc")
+        diffs, nvars = compare_netcdf(out, self.ckpt["ref"], skip=("history", "tessera_ranks"))
+        assert not diffs, "resumed output differs from the uninterrupted run: " + "; ".join(diffs)
+        assert not os.path.exists(os.path.join(self.ckpt["claim"], c.name)), "the checkpoint stayed after success"
+        os.remove(out)
+        return nvars
+
+    def _evict_and_resume(self, role, tag, resume_workers, resume_slots):
+        c = self._ckpt_cluster(2, 2, tag)
+        # What a failed earlier case may have left: each case starts clean.
+        shutil.rmtree(os.path.join(self.ckpt["claim"], c.name), ignore_errors=True)
+        if os.path.exists(os.path.join(self.workspace, "out", "ckpt.nc")):
+            os.remove(os.path.join(self.workspace, "out", "ckpt.nc"))
+        hook, seen = self._evict(role, 1 if role == "worker" else 0)
+        try:
+            rc, _, log = c.run(while_running=hook)
+            m = self._interrupted(c, rc, log, seen, f"{role} evicted")
+        finally:
+            c.teardown()
+        stop_s = time.time() - seen["t"]
+        r = self._ckpt_cluster(resume_workers, resume_slots, tag + "r")
+        try:
+            rc, _, log = r.run()
+        finally:
+            r.teardown()
+        nvars = self._resumed(r, rc, log)
+        print(f"  {role} SIGTERM, pods gone {stop_s:.1f} s later: exit 75, checkpoint gen-{m['generation']} "
+              f"({sum(len(d) for d in m['done'])} boxes done); resumed on {resume_workers}x{resume_slots}: "
+              f"{nvars} variables identical to the uninterrupted run")
+
+    def test_worker_eviction_checkpoints_and_resumes(self):
+        self._evict_and_resume("worker", "e", 2, 2)
+
+    def test_launcher_eviction_checkpoints_and_resumes_on_3_workers(self):
+        self._evict_and_resume("launcher", "f", 3, 1)
+
+    def test_worker_eviction_without_checkpoints_stops_at_once(self):
+        """No checkpoints: the entry point sends TERM (USR1 would be ignored and the pod would
+        wait for the SIGKILL at the end of its grace period); the run fails cleanly, at once."""
+        ck = self._ckpt_setup()
+        docs = self.render(2, 2, job_file=ck["job"])
+        errors = km.validate(docs, km.mpijob_schema())
+        assert not errors, "rendered manifest invalid: " + "; ".join(errors)
+        out = os.path.join(self.workspace, "out", "ckpt.nc")
+        if os.path.exists(out):
+            os.remove(out)
+        c = Cluster(docs, self.work, self.workspace, rootfs=self.args.rootfs, tag="g")
+        self.clusters.append(c)
+        hook, seen = self._evict("worker", 1)
+        try:
+            rc, _, log = c.run(while_running=hook)
+            try:
+                wrc = seen["pod"].proc.wait(timeout=20)  # the grace period would be 120 s
+            except subprocess.TimeoutExpired:
+                raise AssertionError("the evicted worker's entry point did not end\n" + c.tail(seen["pod"]))
+            gone = time.time() - seen["t"]
+            wlog = c.tail(seen["pod"])
+        finally:
+            c.teardown()
+        assert rc not in (0, 75), f"launcher exit {rc}: expected a failed run\n{log}"
+        assert wrc == 0 and "sending SIGTERM to tessera rank(s)" in wlog, f"worker entry point exit {wrc}\n{wlog}"
+        assert not os.path.exists(out), "a stopped run left an output"
+        print(f"  worker SIGTERM without checkpoints: launcher exit {rc}, evicted pod gone {gone:.1f} s later")
+
     def test_teardown_complete(self):
         left = our_namespaces(owner=os.getpid())
         assert not left, f"namespaces left: {left}"
@@ -607,7 +802,9 @@ def main():
         signal.signal(s, on_signal)
     run = Run(args)
     cases = [run.test_prerequisites, run.test_launch_2_workers_x_2_slots, run.test_launch_3_workers_x_1_slot,
-             run.test_lost_worker_fails_cleanly, run.test_teardown_complete]
+             run.test_lost_worker_fails_cleanly, run.test_worker_eviction_checkpoints_and_resumes,
+             run.test_launcher_eviction_checkpoints_and_resumes_on_3_workers,
+             run.test_worker_eviction_without_checkpoints_stops_at_once, run.test_teardown_complete]
     passed = failed = 0
     try:
         for case in cases:

@@ -26,7 +26,8 @@ IMAGE = "registry.example.com/tessera:0.1.0"
 SHIPPED = {
     "k8s/tas-stats.mpijob.yaml": ["jobs/tas-stats.yaml", "--image", IMAGE, "--namespace", "team-climate",
                                   "--workers", "2", "--slots", "2", "--cpu", "2", "--memory", "2Gi",
-                                  "--credentials-secret", "tessera-object-store"],
+                                  "--credentials-secret", "tessera-object-store",
+                                  "--checkpoint-claim", "tessera-checkpoints"],
 }
 # Option sets every job is rendered with.
 COMBOS = [
@@ -35,6 +36,8 @@ COMBOS = [
     ["--workers", "16", "--slots", "8", "--cpu", "8", "--memory", "32Gi", "--region", "eu-west-1",
      "--node-selector", "node.kubernetes.io/instance-type=c6i.4xlarge", "--node-selector", "pool=hpc",
      "--credentials-secret", "s3-credentials"],
+    ["--workers", "2", "--checkpoint-dir", "/tessera/out/.checkpoint/x", "--grace-period", "300"],
+    ["--workers", "4", "--checkpoint-claim", "ckpt", "--checkpoint-dir", "/tessera/checkpoint/run-1"],
 ]
 
 ENV = dict(os.environ, OMPI_MCA_ess_singleton_isolated="1", OMPI_MCA_pml="ob1",
@@ -107,7 +110,10 @@ def test_output_file_and_refusals(schema):
             assert fh.read() == render(args).stdout, "-o FILE differs from stdout"
         # Invalid options: exit 2, a message, and no file written.
         for bad in (["--workers", "0"], ["--memory", "10Mi"], ["--namespace", "Team_A"], ["--cpu", "x"],
-                    ["--credentials-secret", "A B"], ["--node-selector", "oops"]):
+                    ["--credentials-secret", "A B"], ["--node-selector", "oops"], ["--grace-period", "0"],
+                    ["--checkpoint-claim", "Ck_A"], ["--checkpoint-dir", "ck"],
+                    ["--checkpoint-dir", "/tessera/out/../ck"], ["--checkpoint-dir", "/scratch/ck"],
+                    ["--checkpoint-dir", "/tessera/checkpoint/x"], ["--checkpoint-dir", "/tessera/data/ck"]):
             bad_out = os.path.join(tmp, "bad.yaml")
             p = render(["jobs/tas-stats.yaml", "--image", IMAGE, *bad, "-o", bad_out], check=False)
             assert p.returncode == 2, f"{bad}: exit {p.returncode}, stderr {p.stderr.strip()}"
@@ -142,7 +148,30 @@ def test_checks_catch_mistakes(schema):
         assert any(expect in e for e in errors), f"mutation not caught (expected '{expect}'): {errors}"
 
     def set_np(cm, mj):
-        _launcher(mj)["command"][2] = "5"
+        cmd = _launcher(mj)["command"]
+        cmd[cmd.index("-n") + 1] = "5"
+
+    def bare_mpirun(cm, mj):  # SIGTERM would reach mpirun itself: exit 1 instead of 75
+        _launcher(mj)["command"].pop(0)
+
+    def plain_sshd(cm, mj):  # SIGTERM would reach sshd only; the ranks are SIGKILLed later
+        _worker_pod(mj)["containers"][0]["command"] = ["/usr/sbin/sshd", "-De"]
+
+    def no_grace(cm, mj):
+        del _worker_pod(mj)["terminationGracePeriodSeconds"]
+
+    def term_with_checkpoints(cm, mj):
+        for e in _launcher(mj)["env"]:
+            if e["name"] == "TESSERA_STOP_SIGNAL":
+                e["value"] = "TERM"
+
+    def checkpoint_read_only(cm, mj):
+        cmd = _launcher(mj)["command"]
+        cmd[cmd.index("--checkpoint-dir") + 1] = "/tessera/data/ck"
+
+    def checkpoint_per_pod(cm, mj):  # an emptyDir: each worker would see only its own rank files
+        cmd = _launcher(mj)["command"]
+        cmd[cmd.index("--checkpoint-dir") + 1] = "/tmp/ck"
 
     def inline_secret(cm, mj):
         _launcher(mj)["env"].append({"name": "AWS_SECRET_ACCESS_KEY", "value": "hunter2"})
@@ -191,7 +220,10 @@ def test_checks_catch_mistakes(schema):
              ("metadata.name", bad_name), ("do not mount the job file", job_path),
              ("is not in this manifest", no_configmap), ("non-root", root), ("cleanPodPolicy", policy),
              ("no writable volume", output_ro), ("duplicate entry", dup_env), ("workers x slots", slots),
-             ("WaitForWorkersReady", creation)]
+             ("WaitForWorkersReady", creation), ("under /usr/local/bin/tessera-launcher", bare_mpirun),
+             ("forwards SIGTERM to the ranks", plain_sshd), ("terminationGracePeriodSeconds", no_grace),
+             ("TESSERA_STOP_SIGNAL must be USR1", term_with_checkpoints),
+             ("no writable shared volume", checkpoint_read_only), ("no writable shared volume", checkpoint_per_pod)]
     for expect, change in cases:
         mutate(expect, change)
     # A manifest carrying a Secret's values is refused outright.

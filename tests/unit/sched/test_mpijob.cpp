@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
@@ -146,14 +147,15 @@ TEST(MpiJobRender, ConfigMapHoldsTheJobTextExactly) {
 TEST(MpiJobRender, RanksAreWorkersTimesSlotsAndTheCommandRunsTheMountedJob) {
   const auto docs = render_docs(k_job, options(3, 4));
   const auto cmd = strings(container(docs[1], "Launcher")["command"]);
-  ASSERT_GE(cmd.size(), 6u);
-  EXPECT_EQ(cmd[0], "mpirun");
-  EXPECT_EQ(cmd[1], "-n");
-  EXPECT_EQ(cmd[2], "12");
+  ASSERT_GE(cmd.size(), 7u);
+  EXPECT_EQ(cmd[0], launcher_entry);  // turns SIGTERM into SIGUSR1 for mpirun
+  EXPECT_EQ(cmd[1], "mpirun");
+  EXPECT_EQ(cmd[2], "-n");
+  EXPECT_EQ(cmd[3], "12");
   const std::vector<std::string> tail(cmd.end() - 5, cmd.end());
   EXPECT_EQ(tail, (std::vector<std::string>{"tessera", "run", job_path, "--expect-ranks", "12"}));
   // Numbers in argv must stay strings for the API server.
-  EXPECT_EQ(container(docs[1], "Launcher")["command"][2].Tag(), "!");
+  EXPECT_EQ(container(docs[1], "Launcher")["command"][3].Tag(), "!");
   // The job file is mounted where the command reads it, on every worker.
   bool mounted = false;
   for (const auto& m : container(docs[1], "Worker")["volumeMounts"])
@@ -248,6 +250,118 @@ TEST(MpiJobRender, RejectsBadOptions) {
   fails([](MpiJobOptions& o) { o.node_selector = {"novalue"}; });
   fails([](MpiJobOptions& o) { o.node_selector = {"bad key=x"}; });
   fails([](MpiJobOptions& o) { o.credentials_secret = "Not_A_Name"; });
+}
+
+std::string env_of(const YAML::Node& c, const std::string& name) {
+  for (const auto& e : c["env"])
+    if (e["name"].as<std::string>() == name) return e["value"].as<std::string>();
+  return "(unset)";
+}
+
+YAML::Node pod_spec(const YAML::Node& mpijob, const std::string& role) {
+  return mpijob["spec"]["mpiReplicaSpecs"][role]["template"]["spec"];
+}
+
+std::string flag(const std::vector<std::string>& argv, const std::string& name) {
+  const auto it = std::find(argv.begin(), argv.end(), name);
+  return it == argv.end() || it + 1 == argv.end() ? "(absent)" : *(it + 1);
+}
+
+TEST(MpiJobPreemption, WithoutCheckpointsTheStopIsACleanTerm) {
+  const auto docs = render_docs(k_job, options());
+  const auto cmd = strings(container(docs[1], "Launcher")["command"]);
+  EXPECT_EQ(flag(cmd, "--checkpoint-dir"), "(absent)");
+  for (const char* role : {"Launcher", "Worker"}) {
+    // Tessera ignores SIGUSR1 without checkpoints: the entry points must send TERM, or an evicted
+    // pod would wait for the SIGKILL at the end of the grace period.
+    EXPECT_EQ(env_of(container(docs[1], role), "TESSERA_STOP_SIGNAL"), "TERM") << role;
+    EXPECT_EQ(pod_spec(docs[1], role)["terminationGracePeriodSeconds"].as<int>(), 120) << role;
+  }
+  EXPECT_EQ(strings(container(docs[1], "Worker")["command"]), std::vector<std::string>{worker_entry});
+  EXPECT_EQ(render_mpijob(parse(k_job), k_job, options()).find("checkpoint"), std::string::npos);
+}
+
+TEST(MpiJobPreemption, CheckpointClaimIsMountedAndGivesTheDefaultDir) {
+  MpiJobOptions o = options();
+  o.checkpoint_claim = "tessera-checkpoints";
+  o.grace_seconds = 300;
+  const std::string text = render_mpijob(parse(k_job), k_job, o);
+  const auto docs = YAML::LoadAll(text);
+  const auto cmd = strings(container(docs[1], "Launcher")["command"]);
+  // Per MPIJob, so two jobs sharing the claim do not take each other's checkpoint.
+  EXPECT_EQ(flag(cmd, "--checkpoint-dir"), std::string(checkpoint_mount) + "/tas-stats");
+  EXPECT_EQ(cmd[cmd.size() - 2], "--checkpoint-dir");  // an option of `tessera run`, after its job file
+  EXPECT_EQ(flag(cmd, "--expect-ranks"), "4");
+  bool mounted = false;
+  for (const auto& m : container(docs[1], "Worker")["volumeMounts"])
+    if (m["mountPath"].as<std::string>() == checkpoint_mount) {
+      mounted = true;
+      EXPECT_EQ(m["name"].as<std::string>(), "checkpoint");
+      EXPECT_FALSE(m["readOnly"] && m["readOnly"].as<bool>());
+    }
+  EXPECT_TRUE(mounted);
+  bool claimed = false;
+  for (const auto& v : pod_spec(docs[1], "Worker")["volumes"])
+    claimed |= v["name"].as<std::string>() == "checkpoint" &&
+               v["persistentVolumeClaim"]["claimName"].as<std::string>() == "tessera-checkpoints";
+  EXPECT_TRUE(claimed);
+  for (const char* role : {"Launcher", "Worker"}) {
+    EXPECT_EQ(env_of(container(docs[1], role), "TESSERA_STOP_SIGNAL"), "USR1") << role;
+    EXPECT_EQ(pod_spec(docs[1], role)["terminationGracePeriodSeconds"].as<int>(), 300) << role;
+  }
+  EXPECT_NE(text.find("# Evicted or deleted pods get 300 s to save a checkpoint"), std::string::npos);
+  EXPECT_NE(text.find("PersistentVolumeClaim 'tessera-checkpoints'"), std::string::npos);
+}
+
+TEST(MpiJobPreemption, CheckpointDirOnTheWorkspaceNeedsNoClaim) {
+  MpiJobOptions o = options();
+  o.checkpoint_dir = "/tessera/out/.checkpoint/run-7";
+  const auto docs = render_docs(k_job, o);
+  EXPECT_EQ(flag(strings(container(docs[1], "Launcher")["command"]), "--checkpoint-dir"), o.checkpoint_dir);
+  EXPECT_EQ(env_of(container(docs[1], "Worker"), "TESSERA_STOP_SIGNAL"), "USR1");
+  for (const auto& v : pod_spec(docs[1], "Worker")["volumes"]) EXPECT_NE(v["name"].as<std::string>(), "checkpoint");
+}
+
+TEST(MpiJobPreemption, TheJobsOwnCheckpointCounts) {
+  // run.checkpoint in the job file: no flag to render, but SIGTERM must still become USR1.
+  const std::string text = k_job + "  checkpoint: {dir: ../out/ckpt, every: 10min}\n";
+  const auto docs = render_docs(text, options());
+  EXPECT_EQ(flag(strings(container(docs[1], "Launcher")["command"]), "--checkpoint-dir"), "(absent)");
+  EXPECT_EQ(env_of(container(docs[1], "Launcher"), "TESSERA_STOP_SIGNAL"), "USR1");
+  EXPECT_EQ(env_of(container(docs[1], "Worker"), "TESSERA_STOP_SIGNAL"), "USR1");
+  // Resolved in the pod to /tessera/ckpt: on no volume, so rank files would be lost or refused.
+  const std::string outside = k_job + "  checkpoint: {dir: ../ckpt}\n";
+  EXPECT_THROW(render_mpijob(parse(outside), outside, options()), JobError);
+  // The flag overrides it, as `tessera run --checkpoint-dir` does.
+  MpiJobOptions o = options();
+  o.checkpoint_dir = "/tessera/out/ck";
+  EXPECT_NO_THROW(render_mpijob(parse(outside), outside, o));
+}
+
+TEST(MpiJobPreemption, RejectsBadCheckpointOptions) {
+  auto fails = [](auto change) {
+    MpiJobOptions o = options();
+    change(o);
+    EXPECT_THROW(render_mpijob(parse(k_job), k_job, o), UsageError);
+  };
+  fails([](MpiJobOptions& o) { o.grace_seconds = 0; });
+  fails([](MpiJobOptions& o) { o.grace_seconds = 86401; });
+  fails([](MpiJobOptions& o) { o.checkpoint_claim = "Not_A_Name"; });
+  fails([](MpiJobOptions& o) { o.checkpoint_dir = "relative/ck"; });
+  fails([](MpiJobOptions& o) { o.checkpoint_dir = "/tessera/out/../ck"; });
+  fails([](MpiJobOptions& o) { o.checkpoint_dir = "/tessera/out/."; });
+  fails([](MpiJobOptions& o) { o.checkpoint_dir = "/tessera/out"; });  // the volume itself
+  fails([](MpiJobOptions& o) {
+    o.checkpoint_claim = "ck";
+    o.checkpoint_dir = std::string(checkpoint_mount) + "/";
+  });
+  fails([](MpiJobOptions& o) {  // the claim's root: the run removes its folder when it succeeds
+    o.checkpoint_claim = "ck";
+    o.checkpoint_dir = checkpoint_mount;
+  });
+  fails([](MpiJobOptions& o) { o.checkpoint_dir = "/tessera/data/ck"; });      // read-only
+  fails([](MpiJobOptions& o) { o.checkpoint_dir = "/tmp/ck"; });               // per pod
+  fails([](MpiJobOptions& o) { o.checkpoint_dir = "/tessera/checkpoint/x"; });  // no claim mounted
 }
 
 TEST(MpiJobRender, LocalPathsMustLandOnTheWorkspace) {
