@@ -104,8 +104,8 @@ std::string inspect_remote(const InputSpec& in, int ranks) {
     const FileSummary s = summarize_remote_or_zarr(in, "tessera inspect", objects);
     os << path << " (" << s.format;
     if (objects.size() > 1 || path.find_first_of("*?[") != std::string::npos)
-      os << ", " << objects.size() << " object" << (objects.size() > 1 ? "s" : "")
-         << " aggregate; the variables of the first, " << s.path;
+      os << ", " << (objects.size() > 1 ? std::to_string(objects.size()) + " objects aggregate; the variables of the first, "
+                                        : std::string("1 object matches, ")) << s.path;
     os << ")\n";
     print_summary(os, s, "", ranks);
     if (objects.size() > 1) {
