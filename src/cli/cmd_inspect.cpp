@@ -70,17 +70,51 @@ void print_decomposition(std::ostream& os, const std::string& path, const Variab
      << (ip.reductions[0].exchanges ? ", partial states merged" : ", no exchange") << "\n";
 }
 
-// A URL (s3://, http(s)://, a glob over an S3 prefix) or a Zarr store: scanned as `tessera run`
-// scans an input (same remote options, same aggregation of several objects), then printed as a
-// local file's variable is. Listing every variable of an object needs a scan per variable:
-// --variable is required.
+// Dimensions, the variables (all, or only `variable`) and, for a whole listing, the global
+// attributes of one file or store: the same sections for local files, URLs and Zarr stores.
+void print_summary(std::ostream& os, const FileSummary& s, const std::string& variable, int ranks) {
+  os << "dimensions:\n";
+  for (std::size_t i = 0; i < s.dims.size(); ++i)
+    os << "  " << s.dims[i].first << " = " << s.dims[i].second
+       << (static_cast<int>(i) == s.unlimited ? " (unlimited)" : "") << "\n";
+  os << "variables:\n";
+  bool found = variable.empty();
+  for (const auto& v : s.vars) {
+    if (!variable.empty() && v.name != variable) continue;
+    found = true;
+    print_variable(os, v);
+    print_decomposition(os, s.path, v, ranks);
+  }
+  if (!found) throw InputError("variable '" + variable + "' not found in '" + s.path + "'");
+  if (variable.empty()) {
+    os << "global attributes:\n";
+    for (const auto& a : s.global_attrs) os << "  " << a.name << " = " << attr_text(a) << "\n";
+  }
+}
+
+// A URL (s3://, http(s)://, a glob over an S3 prefix) or a Zarr store. With --variable: scanned
+// as `tessera run` scans an input (same remote options, same aggregation of several objects),
+// then printed as a local file's variable is. Without: every variable of the object (a glob:
+// of its first object) or store, from the format's own metadata (summarize_remote_or_zarr).
 std::string inspect_remote(const InputSpec& in, int ranks) {
   const std::string& path = in.paths.front();
-  if (in.variable.empty())
-    throw UsageError("tessera inspect: '" + path + "' is remote or a Zarr store: name the variable with --variable "
-                     "(listing every variable of an object is not supported)");
-  const InputMeta m = scan_remote_or_zarr(in, "tessera inspect");
   std::ostringstream os;
+  if (in.variable.empty()) {
+    std::vector<std::string> objects;
+    const FileSummary s = summarize_remote_or_zarr(in, "tessera inspect", objects);
+    os << path << " (" << s.format;
+    if (objects.size() > 1 || path.find_first_of("*?[") != std::string::npos)
+      os << ", " << (objects.size() > 1 ? std::to_string(objects.size()) + " objects aggregate; the variables of the first, "
+                                        : std::string("1 object matches, ")) << s.path;
+    os << ")\n";
+    print_summary(os, s, "", ranks);
+    if (objects.size() > 1) {
+      os << "objects:\n";
+      for (const auto& o : objects) os << "  " << o << "\n";
+    }
+    return os.str();
+  }
+  const InputMeta m = scan_remote_or_zarr(in, "tessera inspect");
   os << path << " (" << (m.parts.front().format.empty() ? m.kind : m.parts.front().format);
   if (m.parts.size() > 1) os << ", " << m.parts.size() << " objects along '" << m.var.dims.front() << "'";
   os << ")\ndimensions:\n";
@@ -106,7 +140,7 @@ int cmd_inspect(const Args& args, const mpi::Comm& comm) {
   InputSpec remote;
   opts.add_options()("path", po::value(&path)->required(),
                      "NetCDF or HDF5 file; s3:// or http(s):// URL (an s3:// glob aggregates); Zarr store")(
-      "variable", po::value(&variable), "only this variable (/group/name for plain HDF5; required for URLs)")(
+      "variable", po::value(&variable), "only this variable (/group/name for plain HDF5); for a URL or store: scanned as `run` does")(
       "ranks,n", po::value(&ranks)->default_value(4), "ranks for the decomposition shown")(
       "endpoint", po::value(&remote.endpoint), "S3-compatible endpoint (as an input's `endpoint:`)")(
       "region", po::value(&remote.region), "S3 region (as an input's `region:`)")(
@@ -132,24 +166,9 @@ int cmd_inspect(const Args& args, const mpi::Comm& comm) {
       print_decomposition(os, path, m.var, ranks);
       return os.str();
     }
-    FileSummary s = summarize_file(path);
-    os << path << " (" << s.format << ")\ndimensions:\n";
-    for (std::size_t i = 0; i < s.dims.size(); ++i)
-      os << "  " << s.dims[i].first << " = " << s.dims[i].second
-         << (static_cast<int>(i) == s.unlimited ? " (unlimited)" : "") << "\n";
-    os << "variables:\n";
-    bool found = variable.empty();
-    for (const auto& v : s.vars) {
-      if (!variable.empty() && v.name != variable) continue;
-      found = true;
-      print_variable(os, v);
-      print_decomposition(os, path, v, ranks);
-    }
-    if (!found) throw InputError("variable '" + variable + "' not found in '" + path + "'");
-    if (variable.empty()) {
-      os << "global attributes:\n";
-      for (const auto& a : s.global_attrs) os << "  " << a.name << " = " << attr_text(a) << "\n";
-    }
+    const FileSummary s = summarize_file(path);
+    os << path << " (" << s.format << ")\n";
+    print_summary(os, s, variable, ranks);
     return os.str();
   });
   if (comm.rank() == 0) std::cout << text;

@@ -272,6 +272,19 @@ std::vector<std::string> list_datasets(hid_t file, std::size_t max, bool& more) 
   return list.names;
 }
 
+std::vector<std::string> list_all_datasets(hid_t file) {
+  silence_errors();
+  DatasetList list;
+  list.max = static_cast<std::size_t>(-1);
+  if (H5Ovisit2(file, H5_INDEX_CRT_ORDER, H5_ITER_INC, collect_dataset, &list, H5O_INFO_BASIC) >= 0)
+    return list.names;
+  H5Eclear2(H5E_DEFAULT);  // some group does not track creation order
+  list.names.clear();
+  check(H5Ovisit2(file, H5_INDEX_NAME, H5_ITER_INC, collect_dataset, &list, H5O_INFO_BASIC),
+        "cannot list the datasets of the file");
+  return list.names;
+}
+
 std::string object_path(hid_t obj) {
   const ssize_t len = H5Iget_name(obj, nullptr, 0);
   if (len <= 0) {
@@ -422,6 +435,43 @@ bool is_dimension_scale(hid_t dset) {
   return false;
 }
 
+std::string own_scale_name(hid_t scale, bool& has_values) {
+  silence_errors();
+  std::string name;
+  const ssize_t len = H5DSget_scale_name(scale, nullptr, 0);
+  if (len > 0) {
+    std::vector<char> buf(static_cast<std::size_t>(len) + 2, '\0');
+    if (H5DSget_scale_name(scale, buf.data(), buf.size()) > 0) name = buf.data();
+  }
+  H5Eclear2(H5E_DEFAULT);
+  // netCDF-4 marks dimensions without a coordinate variable with this placeholder NAME; their
+  // scale datasets hold only fill values.
+  has_values = true;
+  if (name.rfind("This is a netCDF dimension but not a netCDF variable", 0) == 0) {
+    has_values = false;
+    name.clear();
+  }
+  if (name.empty()) name = basename_of(object_path(scale));
+  return name;
+}
+
+bool unlimited_axis(hid_t dset, unsigned axis) {
+  silence_errors();
+  Handle space(H5Dget_space(dset), H5Sclose);
+  if (!space) {
+    H5Eclear2(H5E_DEFAULT);
+    return false;
+  }
+  const int rank = H5Sget_simple_extent_ndims(space.get());
+  if (rank <= 0 || axis >= static_cast<unsigned>(rank)) return false;
+  std::vector<hsize_t> dims(rank), max(rank);
+  if (H5Sget_simple_extent_dims(space.get(), dims.data(), max.data()) < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return false;
+  }
+  return max[axis] == H5S_UNLIMITED;
+}
+
 std::optional<Scale> attached_scale(hid_t dset, unsigned dim) {
   silence_errors();
   // A missing or unreadable DIMENSION_LIST only means "no scale": fall back to dimN names.
@@ -434,19 +484,7 @@ std::optional<Scale> attached_scale(hid_t dset, unsigned dim) {
   H5Eclear2(H5E_DEFAULT);
   if (found < 0) return std::nullopt;
   Scale scale{Handle(found, H5Dclose), ""};
-  const ssize_t len = H5DSget_scale_name(found, nullptr, 0);
-  if (len > 0) {
-    std::vector<char> buf(static_cast<std::size_t>(len) + 2, '\0');
-    if (H5DSget_scale_name(found, buf.data(), buf.size()) > 0) scale.name = buf.data();
-  }
-  H5Eclear2(H5E_DEFAULT);
-  // netCDF-4 marks dimensions without a coordinate variable with this placeholder NAME; their
-  // scale datasets hold only fill values.
-  if (scale.name.rfind("This is a netCDF dimension but not a netCDF variable", 0) == 0) {
-    scale.has_values = false;
-    scale.name.clear();
-  }
-  if (scale.name.empty()) scale.name = basename_of(object_path(found));
+  scale.name = own_scale_name(found, scale.has_values);
   return scale;
 }
 

@@ -62,6 +62,9 @@ Handle open_dataset(hid_t file, const std::string& path, const std::string& file
 // Absolute paths of the first `max` datasets in the file (H5Ovisit order); `more` tells whether
 // further datasets exist.
 std::vector<std::string> list_datasets(hid_t file, std::size_t max, bool& more);
+// Absolute paths of every dataset, in creation order where the file tracks it (netCDF-4 files
+// do: the order of their variables), else by name.
+std::vector<std::string> list_all_datasets(hid_t file);
 std::string object_path(hid_t obj);  // e.g. "/grid/lat" ("" when anonymous)
 
 // --- Datasets. `what` names the object in messages, e.g. "dataset '/grid/tas' in 'a.h5'".
@@ -95,6 +98,11 @@ struct Scale {
   std::string name;  // the scale's NAME, or the basename of its path when it has none
   bool has_values = true;  // false for netCDF-4's placeholder scales of dimensions without a variable
 };
+// The name of a dataset that is itself a dimension scale (its NAME, else its basename);
+// has_values false for netCDF-4's placeholder scales (a dimension without a variable).
+std::string own_scale_name(hid_t scale, bool& has_values);
+// True when axis `axis` of the dataset can grow without limit (netCDF's unlimited dimension).
+bool unlimited_axis(hid_t dset, unsigned axis);
 // The first dimension scale attached to dimension `dim` of `dset`, if any.
 std::optional<Scale> attached_scale(hid_t dset, unsigned dim);
 

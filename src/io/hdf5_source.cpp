@@ -173,6 +173,66 @@ InputMeta scan_hdf5(const std::vector<std::string>& files, const std::string& va
   return m;
 }
 
+FileSummary summarize_hdf5(const std::string& path) {
+  h5::Handle file = h5::open_file(path);
+  FileSummary s;
+  s.path = path;
+  h5::Handle root = h5::open_group(file.get(), "/", path);
+  const std::vector<Attribute> root_attrs = h5::read_attributes(root.get(), {}, "the root group of '" + path + "'");
+  s.format = find_attribute(root_attrs, "_NCProperties") ? "netCDF-4" : "HDF5";
+  for (const auto& a : root_attrs)
+    if (std::find(kRootAttributes.begin(), kRootAttributes.end(), a.name) == kRootAttributes.end())
+      s.global_attrs.push_back(a);
+  struct Dim {
+    std::string name;
+    std::size_t length = 0;
+    double dimid = 1e300;  // netCDF's order; files without it keep the order of first use
+    bool unlimited = false;
+  };
+  std::vector<Dim> dims;
+  auto add_dim = [&](const std::string& name, std::size_t length, const Attribute* dimid, bool unlimited) {
+    auto it = std::find_if(dims.begin(), dims.end(), [&](const Dim& d) { return d.name == name; });
+    if (it == dims.end()) it = dims.insert(dims.end(), Dim{name, length});
+    if (dimid && !dimid->is_text && !dimid->values.empty()) it->dimid = dimid->values[0];
+    it->unlimited = it->unlimited || unlimited;
+  };
+  for (const auto& p : h5::list_all_datasets(file.get())) {
+    h5::Handle dset = h5::open_dataset(file.get(), p, path);
+    const std::string what = "dataset '" + p + "' in '" + path + "'";
+    const std::optional<DType> type = h5::dataset_numeric_type(dset.get(), what);
+    const std::vector<std::size_t> shape = h5::dataset_shape(dset.get(), what);
+    const bool scale = h5::is_dimension_scale(dset.get());
+    std::vector<Attribute> attrs = h5::read_attributes(dset.get(), {}, what);
+    const Attribute* dimid = find_attribute(attrs, "_Netcdf4Dimid");
+    bool has_values = true;
+    const std::string scale_name = scale ? h5::own_scale_name(dset.get(), has_values) : "";
+    if (scale && shape.size() == 1) add_dim(scale_name, shape[0], dimid, h5::unlimited_axis(dset.get(), 0));
+    if (!has_values || !type) continue;
+    VariableInfo v;
+    v.name = std::count(p.begin(), p.end(), '/') == 1 ? p.substr(1) : p;
+    v.type = *type;
+    v.shape = shape;
+    v.chunks = h5::dataset_chunks(dset.get(), what);
+    v.compression = h5::dataset_compression(dset.get(), what);
+    const std::vector<std::string>& skip = skipped_attributes(dset.get());
+    for (auto& a : attrs)
+      if (std::find(skip.begin(), skip.end(), a.name) == skip.end()) v.attrs.push_back(std::move(a));
+    for (unsigned d = 0; d < shape.size(); ++d) {
+      std::optional<h5::Scale> sc = h5::attached_scale(dset.get(), d);
+      std::string name = sc ? sc->name : (scale && d == 0 ? scale_name : "dim" + std::to_string(d));
+      if (!sc && !(scale && d == 0)) add_dim(name, shape[d], nullptr, h5::unlimited_axis(dset.get(), d));
+      v.dims.push_back(std::move(name));
+    }
+    s.vars.push_back(std::move(v));
+  }
+  std::stable_sort(dims.begin(), dims.end(), [](const Dim& a, const Dim& b) { return a.dimid < b.dimid; });
+  for (std::size_t i = 0; i < dims.size(); ++i) {
+    s.dims.emplace_back(dims[i].name, dims[i].length);
+    if (dims[i].unlimited && s.unlimited < 0) s.unlimited = static_cast<int>(i);
+  }
+  return s;
+}
+
 namespace {
 
 class Hdf5Source final : public Source {

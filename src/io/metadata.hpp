@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/dtype.hpp"
@@ -67,6 +68,17 @@ struct InputMeta {
   std::vector<std::size_t> chunk_alignment() const;
   bool reads_whole_chunks() const;   // every read decodes or fetches whole chunks
   std::uint64_t chunk_bytes() const; // uncompressed bytes of one chunk; 0 when contiguous
+};
+
+// Metadata of every variable in one file or store, for `tessera inspect` (local NetCDF files:
+// summarize_file; URLs and Zarr stores: summarize_remote_or_zarr). Variables of types Tessera
+// does not reduce (strings, compounds) are left out.
+struct FileSummary {
+  std::string path, format;
+  std::vector<std::pair<std::string, std::size_t>> dims;
+  int unlimited = -1;
+  std::vector<VariableInfo> vars;
+  std::vector<Attribute> global_attrs;
 };
 
 std::string to_json(const InputMeta& m);

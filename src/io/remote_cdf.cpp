@@ -189,4 +189,26 @@ InputMeta scan_cdf_remote(net::ObjectStore& store, const std::string& url, std::
   return m;
 }
 
+FileSummary summarize_cdf_remote(net::ObjectStore& store, const std::string& url, std::uint64_t size,
+                                 std::vector<unsigned char> head) {
+  const CdfHeader h = fetch_header(store, url, size, std::move(head));
+  FileSummary s;
+  s.path = url;
+  s.format = h.format_name();
+  for (std::size_t i = 0; i < h.dims.size(); ++i) {
+    const bool record = h.dims[i].length == 0;
+    s.dims.emplace_back(h.dims[i].name, static_cast<std::size_t>(record ? h.numrecs : h.dims[i].length));
+    if (record && s.unlimited < 0) s.unlimited = static_cast<int>(i);
+  }
+  for (const auto& v : h.vars) {
+    try {
+      s.vars.push_back(variable_info(h, v, url));
+    } catch (const InputError&) {
+      // char variables, as summarize_file leaves them out
+    }
+  }
+  s.global_attrs = h.global_attrs;
+  return s;
+}
+
 }  // namespace tessera

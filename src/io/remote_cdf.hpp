@@ -34,6 +34,11 @@ InputMeta scan_cdf_remote(net::ObjectStore& store, const std::string& url, std::
                           std::vector<unsigned char> head, const std::string& variable, const std::string& alias,
                           const net::RemoteOptions& opt);
 
+// Every variable of a NetCDF-3 object, from its header (fetched as scan_cdf_remote does), for
+// `tessera inspect URL`: what summarize_file gives for the local file.
+FileSummary summarize_cdf_remote(net::ObjectStore& store, const std::string& url, std::uint64_t size,
+                                 std::vector<unsigned char> head);
+
 std::unique_ptr<Source> open_remote_cdf_source(const InputMeta& meta);
 
 }  // namespace tessera

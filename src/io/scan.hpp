@@ -15,14 +15,8 @@ std::vector<std::string> expand_paths(const InputSpec& in, const std::string& jo
 
 InputMeta scan_input(const InputSpec& in, const std::string& job_file);
 
-// Metadata of every variable in one file, for `tessera inspect`.
-struct FileSummary {
-  std::string path, format;
-  std::vector<std::pair<std::string, std::size_t>> dims;
-  int unlimited = -1;
-  std::vector<VariableInfo> vars;
-  std::vector<Attribute> global_attrs;
-};
+// Metadata of every variable in one local NetCDF file, for `tessera inspect` (FileSummary:
+// metadata.hpp).
 FileSummary summarize_file(const std::string& path);
 
 }  // namespace tessera

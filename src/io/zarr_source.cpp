@@ -33,6 +33,13 @@ class ZarrMetadata {
       }
     }
   }
+  bool consolidated() const { return consolidated_; }
+  // The keys in .zmetadata (when consolidated).
+  std::vector<std::string> consolidated_keys() const {
+    std::vector<std::string> out;
+    for (const auto& kv : docs_) out.push_back(kv.first);
+    return out;
+  }
   // Texts of `keys` ("" for absent ones), in one concurrent batch when not consolidated.
   std::vector<std::string> texts(const std::vector<std::string>& keys) {
     std::vector<std::string> out(keys.size());
@@ -211,6 +218,49 @@ InputMeta scan_zarr(const std::string& root, const std::string& variable, const 
   part.reader = json{{"array", name}, {"zarray", t[0]}, {"zattrs", t[1]}, {"remote", remote_options_to_json(opt)}}.dump();
   m.parts.push_back(std::move(part));
   return m;
+}
+
+FileSummary summarize_zarr(const std::string& root, const net::RemoteOptions& opt) {
+  std::unique_ptr<ZarrStore> store = ZarrStore::open(root, opt);
+  ZarrMetadata md(*store);
+  std::vector<std::string> keys;
+  if (md.consolidated()) {
+    keys = md.consolidated_keys();
+  } else if (auto listed = store->keys()) {
+    keys = std::move(*listed);
+  } else {
+    throw InputError("cannot list the arrays of the Zarr store '" + root +
+                     "': it has no consolidated metadata (.zmetadata) and plain HTTP cannot list keys; name one "
+                     "with --variable, or consolidate the store (zarr.consolidate_metadata)");
+  }
+  const std::string suffix = "/.zarray";
+  std::vector<std::string> names;
+  for (const auto& k : keys)
+    if (k.size() > suffix.size() && k.compare(k.size() - suffix.size(), suffix.size(), suffix) == 0)
+      names.push_back(k.substr(0, k.size() - suffix.size()));
+  std::sort(names.begin(), names.end());
+  std::vector<std::string> wanted{".zattrs", ".zgroup"};
+  for (const auto& n : names) wanted.insert(wanted.end(), {n + "/.zarray", n + "/.zattrs"});
+  const auto t = md.texts(wanted);
+  if (names.empty() && t[1].empty())
+    throw InputError("'" + root + "' is not a Zarr v2 store with arrays (no .zmetadata, .zgroup or NAME/.zarray)");
+  FileSummary s;
+  s.path = store->root();
+  s.format = "Zarr v2";
+  s.global_attrs = parse_zarr_attributes(t[0], "'" + root + "/.zattrs'");
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    VariableInfo v;
+    try {
+      v = parse_zarr_array(names[i], t[2 + 2 * i], t[3 + 2 * i], array_what(*store, names[i])).info();
+    } catch (const InputError&) {
+      continue;  // arrays Tessera does not read (strings, filters), as summarize_file skips them
+    }
+    for (std::size_t d = 0; d < v.dims.size(); ++d)
+      if (std::none_of(s.dims.begin(), s.dims.end(), [&](const auto& x) { return x.first == v.dims[d]; }))
+        s.dims.emplace_back(v.dims[d], v.shape[d]);
+    s.vars.push_back(std::move(v));
+  }
+  return s;
 }
 
 std::unique_ptr<Source> open_zarr_source(const InputMeta& meta) { return std::make_unique<ZarrSource>(meta); }

@@ -16,6 +16,11 @@ namespace tessera {
 InputMeta scan_zarr(const std::string& root, const std::string& variable, const std::string& alias,
                     const net::RemoteOptions& opt);
 
+// Every array of the store (from .zmetadata, else from listing the store: local directories and
+// s3:// prefixes), dimensions from _ARRAY_DIMENSIONS in order of first use (arrays sorted by
+// name), the group's .zattrs as global attributes: what `tessera inspect STORE` prints.
+FileSummary summarize_zarr(const std::string& root, const net::RemoteOptions& opt);
+
 std::unique_ptr<Source> open_zarr_source(const InputMeta& meta);
 
 }  // namespace tessera

@@ -1,5 +1,6 @@
 #include "io/zarr_store.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -34,6 +35,15 @@ class LocalStore final : public ZarrStore {
     }
     return out;
   }
+  std::optional<std::vector<std::string>> keys() override {
+    std::vector<std::string> out;
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(root_, ec), end; !ec && it != end; it.increment(ec))
+      if (it->is_regular_file(ec)) out.push_back(fs::relative(it->path(), root_, ec).generic_string());
+    if (ec) throw InputError("cannot list the Zarr store '" + root_ + "': " + ec.message());
+    std::sort(out.begin(), out.end());
+    return out;
+  }
 };
 
 class RemoteStore final : public ZarrStore {
@@ -44,6 +54,14 @@ class RemoteStore final : public ZarrStore {
     urls.reserve(keys.size());
     for (const auto& k : keys) urls.push_back(net::url_join(root_, k));
     return store_.get(urls, /*missing_ok=*/true);
+  }
+  std::optional<std::vector<std::string>> keys() override {
+    if (net::parse_url(root_).scheme != "s3") return std::nullopt;
+    const std::string prefix = root_ + "/";
+    std::vector<std::string> out;
+    for (const auto& url : store_.list(prefix))
+      if (url.rfind(prefix, 0) == 0) out.push_back(url.substr(prefix.size()));
+    return out;
   }
 
  private:

@@ -18,6 +18,9 @@ class ZarrStore {
   virtual std::vector<std::optional<std::string>> get(const std::vector<std::string>& keys) = 0;
   std::optional<std::string> get(const std::string& key) { return get(std::vector<std::string>{key})[0]; }
   const std::string& root() const { return root_; }
+  // Every key of the store, relative to its root and sorted; nullopt where the store cannot be
+  // listed (plain HTTP has no listing).
+  virtual std::optional<std::vector<std::string>> keys() = 0;
 
   // A local directory or a remote prefix (`opt` is used for remote ones only).
   static std::unique_ptr<ZarrStore> open(const std::string& root, const net::RemoteOptions& opt);

@@ -74,7 +74,7 @@ def generate(ws, name, *args):
 
 
 ZARR_WRITER = r"""
-import sys, xarray as xr, numcodecs, zarr
+import json, sys, xarray as xr, numcodecs, zarr
 src, dst, codec, order, endian, consolidated, chunks = sys.argv[1:8]
 ds = xr.open_dataset(src, decode_cf=False)
 comp = {"none": None, "zlib": numcodecs.Zlib(level=3), "gzip": numcodecs.GZip(level=3),
@@ -87,6 +87,15 @@ enc["tas"]["chunks"] = tuple(int(c) for c in chunks.split(","))
 if endian == "big":
     ds["tas"] = ds["tas"].astype(">f4")
 ds.to_zarr(dst, mode="w", encoding=enc, consolidated=consolidated == "1")
+for v in ds.variables:  # as in the NetCDF file: no fill value where it has no _FillValue (xarray writes NaN)
+    if "_FillValue" not in ds[v].attrs:
+        with open(f"{dst}/{v}/.zarray") as f:
+            meta = json.load(f)
+        meta["fill_value"] = None
+        with open(f"{dst}/{v}/.zarray", "w") as f:
+            json.dump(meta, f, indent=4, sort_keys=True)
+if consolidated == "1":
+    zarr.consolidate_metadata(dst)
 if order == "F":  # xarray writes C order: rewrite the array in F order with zarr itself
     a = zarr.open_array(dst + "/tas", mode="r")
     data, attrs = a[...], dict(a.attrs)

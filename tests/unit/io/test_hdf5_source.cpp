@@ -224,6 +224,40 @@ TEST_F(Hdf5SourceTest, ScanDescribesTheAggregate) {
   EXPECT_EQ(m.parts[1].length, 3u);
 }
 
+// What `tessera inspect` lists for a plain HDF5 file (the path of HDF5 URLs): datasets in groups
+// by absolute path, dimensions named by scales, compound datasets left out, root attributes.
+TEST_F(Hdf5SourceTest, SummaryListsEveryNumericDataset) {
+  const FileSummary g = summarize_hdf5(path("a.h5"));
+  EXPECT_EQ(g.format, "HDF5");
+  std::vector<std::string> names;
+  for (const auto& v : g.vars) names.push_back(v.name);
+  // No creation order tracked in this file: by name.
+  EXPECT_EQ(names, (std::vector<std::string>{"/grid/lat", "/grid/lon", "/grid/tas", "/grid/time", "/grid/time_bnds"}));
+  const VariableInfo& tas = g.vars[2];
+  EXPECT_EQ(tas.dims, (std::vector<std::string>{"time", "lat", "lon"}));
+  EXPECT_EQ(tas.shape, (std::vector<std::size_t>{4, 3, 5}));
+  EXPECT_EQ(tas.compression, "deflate(4) shuffle");
+  ASSERT_NE(tas.attr("units"), nullptr);
+  EXPECT_EQ(g.vars[3].dims, (std::vector<std::string>{"time"}));
+  EXPECT_EQ(g.vars[3].attr("CLASS"), nullptr);
+  EXPECT_EQ(g.vars[1].dims, (std::vector<std::string>{"lon"}));
+  ASSERT_GE(g.dims.size(), 3u);
+  EXPECT_EQ(g.dims[0], (std::pair<std::string, std::size_t>{"lat", 3}));
+  EXPECT_EQ(g.unlimited, -1);
+  ASSERT_EQ(g.global_attrs.size(), 2u);
+  EXPECT_EQ(g.global_attrs[0].name, "title");
+
+  const FileSummary p = summarize_hdf5(path("plain.h5"));
+  ASSERT_EQ(p.vars.size(), 1u);  // the compound /obs is left out
+  EXPECT_EQ(p.vars[0].name, "counts");
+  EXPECT_EQ(p.vars[0].dims, (std::vector<std::string>{"dim0", "dim1"}));
+
+  write_netcdf_like(path("nc_like_summary.h5"));
+  const FileSummary n = summarize_hdf5(path("nc_like_summary.h5"));
+  ASSERT_EQ(n.vars.size(), 1u);  // the placeholder scale /extra is a dimension, not a variable
+  EXPECT_EQ(n.vars[0].dims, (std::vector<std::string>{"dim0", "extra"}));
+}
+
 TEST_F(Hdf5SourceTest, ScanReadsAttributes) {
   const InputMeta m = scan_hdf5({path("a.h5"), path("b.h5")}, "/grid/tas", "t");
   const Attribute* units = m.var.attr("units");
