@@ -419,6 +419,8 @@ RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& c
               for (Accumulator* a : mine_accs) a->add(tile, t, TileStats{});
             } else {
               for (const Box& region : split_to_budget(t, region_elements, order)) {
+                // A lone reduction that measures while it adds (the plain mean) reads it once.
+                if (mine_accs.size() == 1 && mine_accs[0]->add_unmeasured(tile, region)) continue;
                 // Measuring the region first also brings it into cache for the reductions.
                 const TileStats stats = region_stats(tile, region, dec);
                 for (Accumulator* a : mine_accs) a->add(tile, region, stats);
