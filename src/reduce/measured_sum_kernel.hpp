@@ -78,6 +78,9 @@ struct MeasuredSumKernel {
     };
     std::size_t r[tile_max_dims] = {};
     std::size_t off = 0;
+    // One reduced axis (the time mean): a plain stride instead of the odometer.
+    const bool one_axis = g.nred == 1;
+    const std::size_t stride = g.rlay[0];
     for (std::size_t e = 0; e < g.reduced; ++e) {
       const T* p = base + off;
       if constexpr (Whole) {
@@ -85,7 +88,8 @@ struct MeasuredSumKernel {
       } else {
         for (int j = 0; j < w; ++j) add(p, j);
       }
-      g.next_reduced(r, off);
+      if (one_axis) off += stride;
+      else g.next_reduced(r, off);
     }
     for (int j = 0; j < w; ++j) out[j] = acc[j];
     for (int j = 0; j < columns; ++j) h_io[j] = h[j], l_io[j] = l[j], b_io[j] = b[j];
