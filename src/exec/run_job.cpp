@@ -402,18 +402,24 @@ RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& c
         // After a failure a lockstep rank keeps taking part in the collective reads (with nothing)
         // so the others finish their rounds; the failure is reported when the phase ends.
         std::exception_ptr failure;
+        constexpr bool host_kernels =
+            Kokkos::SpaceAccessibility<Kokkos::DefaultExecutionSpace, Kokkos::HostSpace>::accessible;
         for (std::size_t i = 0; i < rounds; ++i) {
           const bool has_tile = i < mine.size() && !failure;
           const Box& t = has_tile ? mine[i] : nothing;
           bool added = false;
           try {
             auto tr = Clock::now();
-            if (has_tile || lockstep) source->read(t, raw.data());
+            // Where the kernels can read host memory, a source may hand the tile over in place.
+            Box layout = t;
+            const void* mapped = has_tile && host_kernels && !ip.whole_series ? source->map(t, layout) : nullptr;
+            if (!mapped && (has_tile || lockstep)) source->read(t, raw.data());
             times.read += since(tr);
             if (has_tile) {
             auto tc = Clock::now();
-            auto dev = Kokkos::create_mirror_view_and_copy(Kokkos::DefaultExecutionSpace::memory_space(), raw);
-            const RawTile tile{meta.var.type, dev.data(), t};
+            decltype(Kokkos::create_mirror_view_and_copy(Kokkos::DefaultExecutionSpace::memory_space(), raw)) dev;
+            if (!mapped) dev = Kokkos::create_mirror_view_and_copy(Kokkos::DefaultExecutionSpace::memory_space(), raw);
+            const RawTile tile{meta.var.type, mapped ? mapped : static_cast<const void*>(dev.data()), mapped ? layout : t};
             if (ip.whole_series) {
               // Each tile holds whole series: no work regions.
               for (Accumulator* a : mine_accs) a->add(tile, t, TileStats{});
@@ -427,6 +433,7 @@ RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& c
               }
             }
             Kokkos::fence();
+            if (mapped) source->unmap();
             times.compute += since(tc);
             added = true;
             }
