@@ -26,18 +26,12 @@ std::unique_ptr<ChunkMapper> ChunkMapper::open(const std::string& path, const st
   if (slab == 0 || (shape[0] + slab - 1) / slab != offsets.size()) return nullptr;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return nullptr;
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    ::close(fd);
-    return nullptr;
-  }
   auto m = std::unique_ptr<ChunkMapper>(new ChunkMapper());
   m->fd_ = fd;
   m->offsets_ = std::move(offsets);
   m->shape_ = shape;
   m->slab_ = slab;
   m->row_bytes_ = row;
-  m->file_size_ = static_cast<std::uint64_t>(st.st_size);
   return m;
 }
 
@@ -61,8 +55,10 @@ const void* ChunkMapper::map(const Box& box, Box& layout) {
   }
   const std::uint64_t begin = static_cast<std::uint64_t>(offsets_[c0]) + (t0 - c0 * slab_) * row_bytes_;
   const std::size_t bytes = (t1 - t0) * row_bytes_;
-  // A truncated file: pages past its end would fault (SIGBUS); read() reports the error.
-  if (begin + bytes > file_size_) return nullptr;
+  // A truncated file (also since it was opened): pages past its end would fault (SIGBUS), so
+  // such boxes go to read(), which reports the error.
+  struct stat st;
+  if (fstat(fd_, &st) != 0 || begin + bytes > static_cast<std::uint64_t>(st.st_size)) return nullptr;
   const std::uint64_t page = static_cast<std::uint64_t>(sysconf(_SC_PAGESIZE));
   const std::uint64_t aligned = begin / page * page;
   const std::size_t length = bytes + (begin - aligned);

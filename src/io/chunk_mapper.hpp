@@ -40,7 +40,6 @@ class ChunkMapper {
   std::vector<std::size_t> shape_;
   std::size_t slab_ = 1;               // chunk length along axis 0 (the last chunk may overhang)
   std::size_t row_bytes_ = 0;          // bytes of one index step along axis 0
-  std::uint64_t file_size_ = 0;
   void* base_ = nullptr;
   std::size_t length_ = 0;
 };
