@@ -46,6 +46,9 @@ class Accumulator {
 
   // Adds `region` (inside tile.layout). `stats` describes the region's stored values.
   virtual void add(const RawTile& tile, const Box& region, const TileStats& stats) = 0;
+  // The same without statistics, when this accumulator can measure the region while it adds it
+  // (one pass instead of region_stats and add): false, and nothing done, when it cannot.
+  virtual bool add_unmeasured(const RawTile&, const Box&) { return false; }
   virtual void harmonize(const mpi::Comm&) {}
   virtual std::unique_ptr<Accumulator> empty_like(const Box& box) const = 0;
   virtual std::vector<char> pack(const Box& sub) = 0;

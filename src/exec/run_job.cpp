@@ -406,29 +406,38 @@ RunSummary run_job(const JobSpec& job, const RunOptions& opt, const mpi::Comm& c
         // After a failure a lockstep rank keeps taking part in the collective reads (with nothing)
         // so the others finish their rounds; the failure is reported when the phase ends.
         std::exception_ptr failure;
+        constexpr bool host_kernels =
+            Kokkos::SpaceAccessibility<Kokkos::DefaultExecutionSpace, Kokkos::HostSpace>::accessible;
         for (std::size_t i = 0; i < rounds; ++i) {
           const bool has_tile = i < mine.size() && !failure;
           const Box& t = has_tile ? mine[i] : nothing;
           bool added = false;
           try {
             auto tr = Clock::now();
-            if (has_tile || lockstep) source->read(t, raw.data());
+            // Where the kernels can read host memory, a source may hand the tile over in place.
+            Box layout = t;
+            const void* mapped = has_tile && host_kernels && !ip.whole_series ? source->map(t, layout) : nullptr;
+            if (!mapped && (has_tile || lockstep)) source->read(t, raw.data());
             times.read += since(tr);
             if (has_tile) {
             auto tc = Clock::now();
-            auto dev = Kokkos::create_mirror_view_and_copy(Kokkos::DefaultExecutionSpace::memory_space(), raw);
-            const RawTile tile{meta.var.type, dev.data(), t};
+            decltype(Kokkos::create_mirror_view_and_copy(Kokkos::DefaultExecutionSpace::memory_space(), raw)) dev;
+            if (!mapped) dev = Kokkos::create_mirror_view_and_copy(Kokkos::DefaultExecutionSpace::memory_space(), raw);
+            const RawTile tile{meta.var.type, mapped ? mapped : static_cast<const void*>(dev.data()), mapped ? layout : t};
             if (ip.whole_series) {
               // Each tile holds whole series: no work regions.
               for (Accumulator* a : mine_accs) a->add(tile, t, TileStats{});
             } else {
               for (const Box& region : split_to_budget(t, region_elements, order)) {
+                // A lone reduction that measures while it adds (the plain mean) reads it once.
+                if (mine_accs.size() == 1 && mine_accs[0]->add_unmeasured(tile, region)) continue;
                 // Measuring the region first also brings it into cache for the reductions.
                 const TileStats stats = region_stats(tile, region, dec);
                 for (Accumulator* a : mine_accs) a->add(tile, region, stats);
               }
             }
             Kokkos::fence();
+            if (mapped) source->unmap();
             times.compute += since(tc);
             added = true;
             }

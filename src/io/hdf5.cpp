@@ -363,6 +363,43 @@ std::string dataset_compression(hid_t dset, const std::string& what) {
   return join(codecs, " ");
 }
 
+std::vector<std::int64_t> slab_chunk_offsets(const std::string& path, const std::string& dataset, DType t,
+                                             std::size_t& slab) {
+  Handle file = open_file(path);
+  const std::string name = dataset.empty() || dataset[0] == '/' ? dataset : "/" + dataset;
+  if (!is_dataset(file.get(), name)) return {};
+  Handle dset = open_dataset(file.get(), name, path);
+  const std::string what = "dataset '" + name + "' in '" + path + "'";
+  const std::vector<std::size_t> shape = dataset_shape(dset.get(), what), chunks = dataset_chunks(dset.get(), what);
+  if (shape.empty() || chunks.size() != shape.size() || !dataset_compression(dset.get(), what).empty()) return {};
+  for (std::size_t i = 1; i < shape.size(); ++i)
+    if (chunks[i] != shape[i]) return {};
+  Handle type(check(H5Dget_type(dset.get()), "cannot read the type of " + what), H5Tclose);
+  if (H5Tequal(type.get(), native_type(t)) <= 0) return {};
+  std::uint64_t chunk_bytes = H5Tget_size(type.get());
+  for (std::size_t c : chunks) chunk_bytes *= c;
+  std::vector<std::int64_t> out;
+  slab = chunks[0];
+  std::vector<hsize_t> at(shape.size(), 0);
+  for (std::size_t c = 0; c * chunks[0] < shape[0]; ++c) {
+    at[0] = c * chunks[0];
+    unsigned mask = 0;
+    haddr_t addr = HADDR_UNDEF;
+    hsize_t size = 0;
+    if (H5Dget_chunk_info_by_coord(dset.get(), at.data(), &mask, &addr, &size) < 0) {
+      H5Eclear2(H5E_DEFAULT);
+      return {};
+    }
+    if (addr == HADDR_UNDEF) {
+      out.push_back(-1);
+      continue;
+    }
+    if (mask != 0 || size != chunk_bytes) return {};
+    out.push_back(static_cast<std::int64_t>(addr));
+  }
+  return out;
+}
+
 hid_t native_type(DType t) {
   switch (t) {
     case DType::i8: return H5T_NATIVE_INT8;

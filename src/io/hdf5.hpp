@@ -5,6 +5,7 @@
 #include <hdf5.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -76,6 +77,13 @@ DType dataset_dtype(hid_t dset, const std::string& what);
 std::vector<std::size_t> dataset_chunks(hid_t dset, const std::string& what);  // {} if not chunked
 std::string dataset_compression(hid_t dset, const std::string& what);        // "deflate(4) shuffle"
 hid_t native_type(DType t);  // the library-owned memory type (never closed)
+// Byte offsets in the file of the chunks of an unfiltered dataset stored in native byte order
+// in chunks that span every axis but the first whole (time slabs): one per chunk along axis 0,
+// -1 for a chunk never written; `slab` gets the chunk length along axis 0. Empty when the
+// dataset is stored any other way. Opens and closes the file itself (`path` local), so call it
+// before another library holds the file open.
+std::vector<std::int64_t> slab_chunk_offsets(const std::string& path, const std::string& dataset, DType t,
+                                             std::size_t& slab);
 
 // Reads the hyperslab (start, count) of a dataset into C-ordered `dst` in `t`'s native type;
 // failures throw InputError(context + HDF5's reason).

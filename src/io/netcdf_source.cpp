@@ -7,6 +7,7 @@
 
 #include "core/error.hpp"
 #include "io/cdf_reader.hpp"
+#include "io/chunk_mapper.hpp"
 #include "io/hdf5_remote.hpp"
 #include "io/hdf5_source.hpp"
 #include "io/netcdf.hpp"
@@ -30,6 +31,30 @@ class NetcdfSource final : public Source {
   }
 
   bool collective() const override { return collective_; }
+
+  // Local NetCDF-4 parts whose unfiltered chunks are time slabs are mapped where the slab around
+  // a box is one contiguous range of the file (ChunkMapper). TESSERA_MAP_READS=0 turns it off.
+  const void* map(const Box& box, Box& layout) override {
+    if (collective_ || empty(box) || box.rank() == 0) return nullptr;
+    for (std::size_t p = 0; p < meta_.parts.size(); ++p) {
+      const FilePart& part = meta_.parts[p];
+      if (box.start[0] < part.offset || box.start[0] - part.offset >= part.length) continue;
+      if (box.start[0] + box.count[0] > part.offset + part.length) return nullptr;  // spans files
+      ChunkMapper* m = mapper(p);
+      if (!m) return nullptr;
+      Box piece = box;
+      piece.start[0] -= part.offset;
+      mapped_ = m;
+      const void* p_in_place = m->map(piece, layout);
+      if (p_in_place) layout.start[0] += part.offset;  // back to the aggregated index space
+      return p_in_place;
+    }
+    return nullptr;
+  }
+  void unmap() override {
+    if (mapped_) mapped_->release();
+    mapped_ = nullptr;
+  }
 
   void read(const Box& box, void* dst) override {
     if (empty(box) && !collective_) return;
@@ -79,6 +104,27 @@ class NetcdfSource final : public Source {
     }
     return it->second.get();
   }
+  // nullptr (remembered) where a part cannot be mapped. HDF5 may refuse to open a file that
+  // netcdf-c already holds, so a part netcdf-c opened first is not mapped.
+  ChunkMapper* mapper(std::size_t p) {
+    auto it = mappers_.find(p);
+    if (it == mappers_.end()) {
+      const FilePart& part = meta_.parts[p];
+      const char* env = std::getenv("TESSERA_MAP_READS");
+      const bool nc4 = part.format == "netCDF-4" || part.format == "netCDF-4 classic model";
+      std::unique_ptr<ChunkMapper> m;
+      if (nc4 && part.reader.empty() && meta_.var.compression.empty() && !open_.count(p) &&
+          !(env && std::string(env) == "0")) {
+        std::vector<std::size_t> shape = meta_.var.shape;
+        shape[0] = part.length;
+        m = ChunkMapper::open(part.path, meta_.var.name, meta_.var.type, shape);
+      }
+      it = mappers_.emplace(p, std::move(m)).first;
+    }
+    return it->second.get();
+  }
+  std::map<std::size_t, std::unique_ptr<ChunkMapper>> mappers_;
+  ChunkMapper* mapped_ = nullptr;
   std::map<std::size_t, nc::File> open_;
   std::map<std::size_t, std::unique_ptr<CdfReader>> direct_;
   bool collective_ = false;

@@ -18,6 +18,11 @@ class Source {
   // Collective sources need every rank to call read() equally often (an empty box when a rank
   // has nothing left), so MPI-IO can combine the ranks' requests.
   virtual bool collective() const { return false; }
+  // `box` in place instead of read(), where the source can: values in the native type, C order
+  // over `layout` (a box around `box`), valid until unmap() or the next map(); nullptr to read()
+  // it instead.
+  virtual const void* map(const Box&, Box&) { return nullptr; }
+  virtual void unmap() {}
 
  protected:
   explicit Source(InputMeta meta) : meta_(std::move(meta)) {}

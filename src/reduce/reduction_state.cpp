@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "decomp/box_iteration.hpp"
 #include "reduce/add_kernel.hpp"
+#include "reduce/measured_sum_kernel.hpp"
 
 namespace tessera {
 namespace {
@@ -114,6 +115,10 @@ void ReductionState::add(const RawTile& tile, const Box& region, const AxisMap& 
                          const Decoding& dec, std::size_t group) {
   const TileGeometry g(tile.layout, region, box_, axes, group);
   if (g.items == 0 || g.reduced == 0) return;
+  launch(tile, g, stats, dec, prepare(g, stats));
+}
+
+detail::StateViews ReductionState::prepare(const TileGeometry& g, const TileStats& stats) {
   const double n = static_cast<double>(g.reduced);
   detail::StateViews v;
   v.count = count_;
@@ -135,6 +140,11 @@ void ReductionState::add(const RawTile& tile, const Box& region, const AxisMap& 
     v.sq_lo = sumsq_.lo();
     v.sq_wide = sumsq_.wide();
   }
+  return v;
+}
+
+void ReductionState::launch(const RawTile& tile, const TileGeometry& g, const TileStats& stats, const Decoding& dec,
+                            const detail::StateViews& v) {
   detail::Missing miss;
   for (int i = 0; i < dec.n_missing; ++i) miss.value[i] = dec.missing[i];
   visit_dtype(tile.type, [&](auto t) {
@@ -146,6 +156,49 @@ void ReductionState::add(const RawTile& tile, const Box& region, const AxisMap& 
     launch_typed<T, 4>(tile, g, miss, v, needs_, stats.all_valid);
   });
   host_current_ = false;
+}
+
+namespace {
+
+template <class T>
+TileStats measure_and_sum(const RawTile& tile, const TileGeometry& g, const Decoding& dec, double* sums) {
+  using K = detail::MeasuredSumKernel<T>;
+  using Bits = typename K::Bits;
+  K k{static_cast<const T*>(tile.data), g, T(0), 0, sums};
+  // A fill value that the stored type cannot hold matches nothing (as in region_stats).
+  if (dec.n_missing == 1 && static_cast<double>(static_cast<T>(dec.missing[0])) == dec.missing[0])
+    k.fill = static_cast<T>(dec.missing[0]), k.use_fill = ~Bits(0);
+  Bits hi = 0, lo = ~Bits(0), bad = 0;
+  Kokkos::parallel_reduce("measure_and_sum", g.items, k, Kokkos::Max<Bits>(hi), Kokkos::Min<Bits>(lo),
+                          Kokkos::BOr<Bits>(bad));
+  return float_scan_stats(hi, lo, bad, dec.mantissa_bits);
+}
+
+}  // namespace
+
+bool ReductionState::add_in_one_pass(const RawTile& tile, const Box& region, const AxisMap& axes, const Decoding& dec,
+                                     std::size_t group) {
+  if (one_pass_off_ || needs_.minmax || needs_.sumsq || !needs_.sum || sum_.mode() != ExactSum::Mode::fast ||
+      dec.n_missing > 1 || (tile.type != DType::f32 && tile.type != DType::f64))
+    return false;
+  const TileGeometry g(tile.layout, region, box_, axes, group);
+  if (g.items == 0 || g.reduced == 0) return true;  // nothing to add, as add() would find
+  if (g.run_lay != 1) return false;
+  const std::size_t cells = (g.items / g.blocks) * g.run_len;
+  if (scratch_.extent(0) < cells) scratch_ = Kokkos::View<double*>(Kokkos::ViewAllocateWithoutInitializing("one_pass_sums"), cells);
+  const TileStats stats = tile.type == DType::f32 ? measure_and_sum<float>(tile, g, dec, scratch_.data())
+                                                  : measure_and_sum<double>(tile, g, dec, scratch_.data());
+  const detail::StateViews v = prepare(g, stats);
+  if (stats.all_valid && v.sum.mode == ExactSum::Mode::fast) {
+    Kokkos::parallel_for("commit_sums", g.items, detail::CommitSumKernel{g, scratch_.data(), count_, sum_.hi()});
+    host_current_ = false;
+    return true;
+  }
+  // Missing values or another tier: the usual kernels, with the statistics just measured; data
+  // with missing values will keep needing them, so later regions skip the one-pass attempt.
+  if (!stats.all_valid) one_pass_off_ = true;
+  launch(tile, g, stats, dec, v);
+  return true;
 }
 
 namespace {

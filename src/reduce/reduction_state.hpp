@@ -15,6 +15,9 @@
 #include "reduce/tile_kernels.hpp"
 
 namespace tessera {
+namespace detail {
+struct StateViews;
+}
 
 struct StateNeeds {
   bool minmax = false, sum = false, sumsq = false;
@@ -33,6 +36,12 @@ class ReductionState {
   // values with `dec` (fill values and NaN are skipped). `stats` describes the region's values.
   void add(const RawTile& tile, const Box& region, const AxisMap& axes, const TileStats& stats, const Decoding& dec,
            std::size_t group = 0);
+  // The plain sum of one region (one group) that add() would do after region_stats, in one pass
+  // that measures while it sums (the same statistics, the same sums): true when the region was
+  // added, false when this state cannot do that (min/max, squares, a tier past fast, integers,
+  // several missing values, cells not contiguous) and nothing was done.
+  bool add_in_one_pass(const RawTile& tile, const Box& region, const AxisMap& axes, const Decoding& dec,
+                       std::size_t group = 0);
   // Weighted sums straight from stored values (unpacked data only): `wx` (sum needs) gets the
   // sum of fl(w*x) and `w` the sum of w over the valid x of `region`. Weight of input index idx:
   // weights.values[sum idx[a] * weights.strides[a]]; every weight finite, with |w| <= max_abs
@@ -74,6 +83,10 @@ class ReductionState {
 
  private:
   void sync_to_host();
+  // add() in two steps: the exact-sum batches for a region with `stats`, then the kernel.
+  detail::StateViews prepare(const TileGeometry& g, const TileStats& stats);
+  void launch(const RawTile& tile, const TileGeometry& g, const TileStats& stats, const Decoding& dec,
+              const detail::StateViews& v);
 
   Box box_;
   std::size_t cells_ = 0;
@@ -86,6 +99,8 @@ class ReductionState {
   Kokkos::View<std::int64_t*>::HostMirror host_count_;
   Kokkos::View<double*>::HostMirror host_min_, host_max_;
   bool host_current_ = false;  // host mirrors hold the latest values (false after add_tile)
+  Kokkos::View<double*> scratch_;  // add_in_one_pass: per-cell sums of one region
+  bool one_pass_off_ = false;      // a region had missing values: measure separately from now on
 };
 
 }  // namespace tessera

@@ -139,6 +139,15 @@ struct RowStats {
   }
 };
 
+template <class T>
+TileStats scan_result(typename FlatStats<T>::Bits hi, typename FlatStats<T>::Bits lo, typename FlatStats<T>::Bits bad,
+                      bool nonempty, int mantissa_bits) {
+  using Bits = typename FlatStats<T>::Bits;
+  // lo holds (smallest non-zero magnitude) - 1; all ones: no valid non-zero value.
+  const int q = lo == ~Bits(0) ? INT_MAX : quantum_exponent(FlatStats<T>::magnitude(lo + 1), mantissa_bits);
+  return {FlatStats<T>::magnitude(hi), q, nonempty && bad == 0};
+}
+
 template <class T, int NM>
 TileStats region_stats_typed(const RawTile& tile, const Box& region, const Decoding& dec) {
   using K = FlatStats<T, NM>;
@@ -170,9 +179,7 @@ TileStats region_stats_typed(const RawTile& tile, const Box& region, const Decod
     Kokkos::parallel_reduce("region_stats", n, rows, Kokkos::Max<Bits>(hi), Kokkos::Min<Bits>(lo),
                             Kokkos::BOr<Bits>(bad));
   }
-  // lo holds (smallest non-zero magnitude) - 1; all ones: no valid non-zero value.
-  const int q = lo == ~Bits(0) ? INT_MAX : quantum_exponent(K::magnitude(lo + 1), dec.mantissa_bits);
-  return {K::magnitude(hi), q, !empty(region) && bad == 0};
+  return scan_result<T>(hi, lo, bad, !empty(region), dec.mantissa_bits);
 }
 
 }  // namespace
@@ -181,6 +188,13 @@ TileStats tile_stats(const TileValues& v, std::size_t n, int mantissa_bits) {
   Decoding dec;
   dec.mantissa_bits = mantissa_bits;
   return region_stats(RawTile{DType::f64, v.data(), Box({0}, {n})}, Box({0}, {n}), dec);
+}
+
+TileStats float_scan_stats(std::uint32_t hi, std::uint32_t lo, std::uint32_t bad, int mantissa_bits) {
+  return scan_result<float>(hi, lo, bad, true, mantissa_bits);
+}
+TileStats float_scan_stats(std::uint64_t hi, std::uint64_t lo, std::uint64_t bad, int mantissa_bits) {
+  return scan_result<double>(hi, lo, bad, true, mantissa_bits);
 }
 
 TileStats region_stats(const RawTile& tile, const Box& region, const Decoding& dec) {
