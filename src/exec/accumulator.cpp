@@ -130,21 +130,19 @@ class DirectAccumulator final : public Accumulator {
   void add(const RawTile& tile, const Box& region, const TileStats& stats) override {
     for_each_group_run(region, [&](const Box& sub, std::size_t g) { st_.add(tile, sub, ctx_.plan->axes, stats, *ctx_.dec, g); });
   }
-  // Regions inside the domain and within one group (the plain mean, most regions of a
-  // climatology) go to ReductionState's one-pass sum.
+  // Regions inside the domain go to ReductionState's one-pass sum one group run at a time: a
+  // climatology's region that crosses a month's end (about a quarter of 8-step chunks) is two
+  // runs. A run it declines (another op, missing values, a wider tier) is measured and added as
+  // add() would; the statistics of a run bound its values as the region's do, and the sums are
+  // exact whatever tier they take, so results do not change.
   bool add_unmeasured(const RawTile& tile, const Box& region) override {
     if (!(intersect(region, ctx_.plan->domain) == region)) return false;
     const AxisMap& ax = ctx_.plan->axes;
-    std::size_t group = 0;
-    if (ax.group_axis != AxisMap::none) {
-      const auto& of = ctx_.plan->groups.of;
-      const std::size_t t = ax.group_axis, end = region.start[t] + region.count[t];
-      if (region.count[t] == 0 || of[region.start[t]] == GroupPlan::none) return false;
-      for (std::size_t i = region.start[t]; i < end; ++i)
-        if (of[i] != of[region.start[t]]) return false;
-      group = of[region.start[t]];
-    }
-    return st_.add_in_one_pass(tile, region, ax, *ctx_.dec, group);
+    for_each_group_run(region, [&](const Box& sub, std::size_t g) {
+      if (st_.add_in_one_pass(tile, sub, ax, *ctx_.dec, g)) return;
+      st_.add(tile, sub, ax, region_stats(tile, sub, *ctx_.dec), *ctx_.dec, g);
+    });
+    return true;
   }
   void harmonize(const mpi::Comm& comm) override { st_.harmonize(comm); }
   std::unique_ptr<Accumulator> empty_like(const Box& box) const override {
