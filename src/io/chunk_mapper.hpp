@@ -40,6 +40,7 @@ class ChunkMapper {
   std::vector<std::size_t> shape_;
   std::size_t slab_ = 1;               // chunk length along axis 0 (the last chunk may overhang)
   std::size_t row_bytes_ = 0;          // bytes of one index step along axis 0
+  std::size_t elem_ = 1;               // element size: the alignment a mapped value needs
   void* base_ = nullptr;
   std::size_t length_ = 0;
 };
