@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "decomp/box_iteration.hpp"
 #include "reduce/reduction_state.hpp"
+#include "reduce/stored_ptr.hpp"
 
 namespace tessera {
 namespace {
@@ -24,7 +25,7 @@ void decode_region(const RawTile& tile, const Box& sub, const Decoding& dec, std
   const std::size_t row = sub.count[nd - 1];
   visit_dtype(tile.type, [&](auto t) {
     using T = decltype(t);
-    const T* raw = static_cast<const T*>(tile.data);
+    const detail::StoredPtr<T> raw(tile.data);
     std::size_t k = 0;
     Box rows = sub;
     rows.count[nd - 1] = 1;
@@ -202,6 +203,18 @@ class DerivedAccumulator final : public Accumulator {
       use_fast_ = finite;
       if (fast_.min_abs == HUGE_VAL) fast_.min_abs = 0;
     }
+  }
+
+  // The weighted mean/sum straight from stored values measures while it adds (one pass).
+  bool add_unmeasured(const RawTile& tile, const Box& region) override {
+    if (!use_fast_ || !(intersect(region, ctx_.plan->domain) == region)) return false;
+    for_each_group_run(region, [&](const Box& sub, std::size_t g) {
+      if (ReductionState::add_weighted_in_one_pass(states_[0], states_[1], tile, sub, ctx_.plan->axes, *ctx_.dec, g,
+                                                   fast_) == ReductionState::OnePass::added)
+        return;
+      add(tile, sub, region_stats(tile, sub, *ctx_.dec));
+    });
+    return true;
   }
 
   void add(const RawTile& tile, const Box& region, const TileStats& stats) override {

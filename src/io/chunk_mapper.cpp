@@ -32,7 +32,6 @@ std::unique_ptr<ChunkMapper> ChunkMapper::open(const std::string& path, const st
   m->shape_ = shape;
   m->slab_ = slab;
   m->row_bytes_ = row;
-  m->elem_ = dtype_size(type);
   return m;
 }
 
@@ -56,9 +55,8 @@ const void* ChunkMapper::map(const Box& box, Box& layout) {
   }
   const std::uint64_t begin = static_cast<std::uint64_t>(offsets_[c0]) + (t0 - c0 * slab_) * row_bytes_;
   const std::size_t bytes = (t1 - t0) * row_bytes_;
-  // HDF5 places chunks at any byte address: values there would be misaligned loads for the
-  // kernels (undefined behaviour; UBSan stops on them), so such chunks are read() instead.
-  if (begin % elem_ != 0) return nullptr;
+  // HDF5 places chunks at any byte address: the kernels load stored values through memcpy
+  // (reduce/stored_ptr.hpp), so a misaligned slab is read in place like any other.
   // A truncated file (also since it was opened): pages past its end would fault (SIGBUS), so
   // such boxes go to read(), which reports the error.
   struct stat st;

@@ -3,7 +3,8 @@
 // range of the file (time slabs whose chunks span the other axes whole and lie one after the
 // other) is mapped from the page cache instead of copied into a buffer by read(). The bytes are
 // the same as read() delivers, so results do not change; the kernels' first pass over the tile
-// reads the cached pages directly (no kernel copy, no buffer to write).
+// reads the cached pages directly (no kernel copy, no buffer to write). Chunks sit at any byte
+// address, so the pointer map() returns may be misaligned for the type: read it via StoredPtr.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -40,7 +41,6 @@ class ChunkMapper {
   std::vector<std::size_t> shape_;
   std::size_t slab_ = 1;               // chunk length along axis 0 (the last chunk may overhang)
   std::size_t row_bytes_ = 0;          // bytes of one index step along axis 0
-  std::size_t elem_ = 1;               // element size: the alignment a mapped value needs
   void* base_ = nullptr;
   std::size_t length_ = 0;
 };

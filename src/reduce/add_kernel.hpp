@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "reduce/exact_sum.hpp"
+#include "reduce/stored_ptr.hpp"
 #include "reduce/tile_geometry.hpp"
 #include "reduce/tile_kernels.hpp"
 
@@ -33,7 +34,7 @@ struct StateViews {
 // and counts each cell's run once (the same sums and counts).
 template <class T, bool MinMax, bool Sum, bool Sq, bool Split, int NM = 4, bool Dense = false>
 struct AddKernel {
-  const T* raw;
+  StoredPtr<T> raw;
   TileGeometry g;
   Missing miss;
   StateViews s;
@@ -76,12 +77,12 @@ struct AddKernel {
   // additions in the same order as in in_registers, so the sums are the same bit for bit.
   static constexpr int columns = 32;
   template <int W>
-  KOKKOS_INLINE_FUNCTION void dense_column_block(const T* base, std::size_t st, int w) const {
+  KOKKOS_INLINE_FUNCTION void dense_column_block(StoredPtr<T> base, std::size_t st, int w) const {
     double acc[W] = {};
     std::size_t r[tile_max_dims] = {};
     std::size_t off = 0;
     for (std::size_t e = 0; e < g.reduced; ++e) {
-      const T* p = base + off;
+      const StoredPtr<T> p = base + off;
       if constexpr (W == columns) {
         for (int j = 0; j < W; ++j) acc[j] += static_cast<double>(p[j]);
       } else {
@@ -110,7 +111,7 @@ struct AddKernel {
       k[j] = 0, sh[j] = 0, sl[j] = 0, qh[j] = 0, ql[j] = 0;
       if constexpr (MinMax) lo[j] = s.min(st + j * g.run_state), hi[j] = s.max(st + j * g.run_state);
     }
-    auto run = [&](const T* p, std::size_t stride) {
+    auto run = [&](StoredPtr<T> p, std::size_t stride) {
       for (int j = 0; j < len; ++j) {
         [[maybe_unused]] double x;
         double v;
@@ -159,7 +160,7 @@ struct AddKernel {
     std::size_t r[tile_max_dims] = {};
     std::size_t off = 0;
     for (std::size_t e = 0; e < g.reduced; ++e) {
-      const T* p = raw + lay + off;
+      const StoredPtr<T> p = raw + lay + off;
       if (g.run_lay == 1) run(p, 1);  // contiguous cells: the compiler sees stride 1
       else run(p, g.run_lay);
       g.next_reduced(r, off);
@@ -200,7 +201,7 @@ struct AddKernel {
     std::size_t r[tile_max_dims] = {};
     std::size_t off = 0;
     for (std::size_t e = 0; e < g.reduced; ++e) {
-      const T* p = raw + lay + off;
+      const StoredPtr<T> p = raw + lay + off;
       for (int j = 0; j < len; ++j) {
         double x;
         if (!decode(p[j * g.run_lay], x)) continue;
@@ -226,9 +227,9 @@ struct AddKernel {
 // s.sq, over the valid x, each exact in its own tier. The weights are walked by `wg`, the same
 // geometry over the weight array's strides (0 along axes the weights do not depend on). The
 // product is rounded once per value, as the decoded path does, so the sums are the same.
-template <class T, bool Split>
+template <class T, bool Split, int NM = 4>
 struct WeightedAddKernel {
-  const T* raw;
+  StoredPtr<T> raw;
   const double* w;
   TileGeometry g, wg;
   Missing miss;
@@ -237,9 +238,15 @@ struct WeightedAddKernel {
 
   KOKKOS_INLINE_FUNCTION bool decode(T stored, double& x) const {
     x = static_cast<double>(stored);
-    bool ok = (x != miss.value[0]) & (x != miss.value[1]) & (x != miss.value[2]) & (x != miss.value[3]);
+    bool ok = x != miss.value[0];
+    if constexpr (NM > 1) ok = ok & (x != miss.value[1]) & (x != miss.value[2]) & (x != miss.value[3]);
     if constexpr (std::is_floating_point_v<T>) ok = ok & is_valid(x);
     return ok;
+  }
+
+  // True where along_rows serves the geometry (the kernel picks it, and so can the one pass).
+  static bool rows_apply(const TileGeometry& g, const TileGeometry& wg) {
+    return g.run_lay != 1 && g.nred > 0 && g.rlay[g.nred - 1] == 1 && wg.rlay[g.nred - 1] <= 1;
   }
 
   KOKKOS_INLINE_FUNCTION static double masked(double x, std::uint64_t m) {
@@ -256,18 +263,42 @@ struct WeightedAddKernel {
     g.locate(item, lay, st, len);
     wg.locate(item, wlay, wst, wlen);
     if (s.sum.mode == ExactSum::Mode::wide || s.sq.mode == ExactSum::Mode::wide) element_wise(lay, wlay, st, len);
-    else if (g.run_lay != 1 && g.nred > 0 && g.rlay[g.nred - 1] == 1 && wg.rlay[g.nred - 1] <= 1)
-      along_rows(lay, wlay, st, len);  // cells far apart, reduced values contiguous: e.g. fldmean
+    else if (rows_apply(g, wg)) along_rows<false>(lay, wlay, st, len);  // cells far apart, reduced values contiguous: e.g. fldmean
     else in_registers(lay, wlay, st, len);
+  }
+
+  // The one pass (ReductionState::add_weighted_in_one_pass): along_rows with the batches in `s`
+  // guessed from the regions before, each cell's sums into `out` (per cell of the state: count,
+  // sum hi, sum lo, weights hi, weights lo) instead of the state, and the region's statistics
+  // measured as region_stats does (over the valid values): the caller keeps the sums when those
+  // statistics choose the very batches guessed.
+  using Bits = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
+  static constexpr int measured_fields = 5;
+  double* out = nullptr;
+  KOKKOS_INLINE_FUNCTION void operator()(std::size_t item, Bits& hi, Bits& lo, Bits& bad) const {
+    std::size_t lay, st, wlay, wst;
+    int len, wlen;
+    g.locate(item, lay, st, len);
+    wg.locate(item, wlay, wst, wlen);
+    along_rows<true>(lay, wlay, st, len, &hi, &lo, &bad);
   }
 
   // One cell at a time over contiguous rows of its reduced values, in `lanes` independent exact
   // partial sums (any partial sum is within the batch's bounds, so adding the lanes is exact).
   static constexpr int lanes = 8;
-  KOKKOS_INLINE_FUNCTION void along_rows(std::size_t lay, std::size_t wlay, std::size_t st, int len) const {
+  template <bool Measure>
+  KOKKOS_INLINE_FUNCTION void along_rows(std::size_t lay, std::size_t wlay, std::size_t st, int len,
+                                         Bits* hi_io = nullptr, Bits* lo_io = nullptr, Bits* bad_io = nullptr) const {
     const int last = g.nred - 1;
     const std::size_t n = g.rcount[last], rows = g.reduced / g.rcount[last];
     const double cs = s.sum.split_constant, cw = s.sq.split_constant;
+    // Measure: per lane, the statistics of FlatStats::scan (tile_kernels.cpp) on the valid values,
+    // kept as doubles (the largest and smallest non-zero magnitude, exact conversions of stored
+    // values) so the lanes stay 64-bit wide like the sums (no shuffles to 32-bit masks).
+    [[maybe_unused]] double mx[lanes], mn[lanes];
+    [[maybe_unused]] std::uint64_t mb[lanes];
+    if constexpr (Measure)
+      for (int l = 0; l < lanes; ++l) mx[l] = 0, mn[l] = HUGE_VAL, mb[l] = 0;
     for (int j = 0; j < len; ++j) {
       std::int64_t k[lanes] = {};
       double sh[lanes] = {}, sl[lanes] = {}, wh[lanes] = {}, wl[lanes] = {};
@@ -275,6 +306,12 @@ struct WeightedAddKernel {
       auto add = [&](T stored, double wv, int l, auto with_weights) {
         double x;
         const std::uint64_t ok = decode(stored, x) ? ~std::uint64_t(0) : 0;
+        if constexpr (Measure) {
+          const double ax = masked(fabs(x), ok), nz = ax == 0 ? HUGE_VAL : ax;
+          mx[l] = ax > mx[l] ? ax : mx[l];
+          mn[l] = nz < mn[l] ? nz : mn[l];
+          mb[l] |= ~ok;
+        }
         wv = masked(wv, ok);
         const double v = masked(x, ok) * wv;
         k[l] += static_cast<std::int64_t>(ok & 1);
@@ -291,7 +328,7 @@ struct WeightedAddKernel {
         }
       };
       // wstride: 1, 0, or -1 for 0 with the weights' sum left to the caller.
-      auto row = [&](const T* p, const double* q, auto wstride) {
+      auto row = [&](StoredPtr<T> p, const double* q, auto wstride) {
         constexpr int ws = decltype(wstride)::value;
         constexpr std::size_t step = ws == 1 ? 1 : 0;
         const std::integral_constant<bool, ws >= 0> with_weights;
@@ -304,7 +341,7 @@ struct WeightedAddKernel {
       // the row's valid values is k copies of the same split pieces, and k * piece is that exact
       // partial sum (every partial sum in the batch is exact, hence representable), so it is
       // added once per row instead of once per value: the same sums, bit for bit.
-      auto row_one_weight = [&](const T* p, const double* q) {
+      auto row_one_weight = [&](StoredPtr<T> p, const double* q) {
         std::int64_t before = 0, after = 0;
         for (int l = 0; l < lanes; ++l) before += k[l];
         row(p, q, std::integral_constant<int, -1>());
@@ -326,6 +363,16 @@ struct WeightedAddKernel {
         }
       }
       const std::size_t c = st + j * g.run_state;
+      if constexpr (Measure) {
+        // Every partial sum of a batch is exact, so the lanes add up in any order.
+        double* o = out + measured_fields * c;
+        for (int f = 0; f < measured_fields; ++f) o[f] = 0;
+        for (int l = 0; l < lanes; ++l) {
+          o[0] += static_cast<double>(k[l]);
+          o[1] += sh[l], o[2] += sl[l], o[3] += wh[l], o[4] += wl[l];
+        }
+        continue;
+      }
       for (int l = 0; l < lanes; ++l) {
         s.count(c) += k[l];
         count_w(c) += k[l];
@@ -337,14 +384,47 @@ struct WeightedAddKernel {
         }
       }
     }
+    if constexpr (Measure)
+      for (int l = 0; l < lanes; ++l) {
+        // Back to the scan's integers: the magnitude's bits, (smallest non-zero's bits) - 1.
+        const T big = static_cast<T>(mx[l]), small = static_cast<T>(mn[l]);
+        Bits h, s1;
+        memcpy(&h, &big, sizeof h);
+        memcpy(&s1, &small, sizeof s1);
+        const Bits lo = mn[l] == HUGE_VAL ? ~Bits(0) : s1 - 1;
+        *hi_io = h > *hi_io ? h : *hi_io;
+        *lo_io = lo < *lo_io ? lo : *lo_io;
+        *bad_io |= mb[l] ? ~Bits(0) : Bits(0);
+      }
   }
+
+  // Adds what the one pass measured (`out`) to the state, cell by cell as along_rows would.
+  struct Commit {
+    WeightedAddKernel k;
+    KOKKOS_INLINE_FUNCTION void operator()(std::size_t item) const {
+      std::size_t lay, st;
+      int len;
+      k.g.locate(item, lay, st, len);
+      for (int j = 0; j < len; ++j) {
+        const std::size_t c = st + j * k.g.run_state;
+        const double* o = k.out + measured_fields * c;
+        const auto n = static_cast<std::int64_t>(o[0]);
+        k.s.count(c) += n;
+        k.count_w(c) += n;
+        k.s.sum_hi(c) += o[1];
+        k.s.sq_hi(c) += o[3];
+        if (k.s.sum.mode == ExactSum::Mode::split) k.s.sum_lo(c) += o[2];
+        if (k.s.sq.mode == ExactSum::Mode::split) k.s.sq_lo(c) += o[4];
+      }
+    }
+  };
 
   KOKKOS_INLINE_FUNCTION void in_registers(std::size_t lay, std::size_t wlay, std::size_t st, int len) const {
     std::int64_t k[run_block];
     double sh[run_block], sl[run_block], wh[run_block], wl[run_block];
     const double cs = s.sum.split_constant, cw = s.sq.split_constant;
     for (int j = 0; j < len; ++j) k[j] = 0, sh[j] = 0, sl[j] = 0, wh[j] = 0, wl[j] = 0;
-    auto run = [&](const T* p, std::size_t stride, const double* q, std::size_t wstride) {
+    auto run = [&](StoredPtr<T> p, std::size_t stride, const double* q, std::size_t wstride) {
       for (int j = 0; j < len; ++j) {
         double x;
         const std::uint64_t ok = decode(p[j * stride], x) ? ~std::uint64_t(0) : 0;
@@ -362,7 +442,7 @@ struct WeightedAddKernel {
     std::size_t r[tile_max_dims] = {}, wr[tile_max_dims] = {};
     std::size_t off = 0, woff = 0;
     for (std::size_t e = 0; e < g.reduced; ++e) {
-      const T* p = raw + lay + off;
+      const StoredPtr<T> p = raw + lay + off;
       const double* q = w + wlay + woff;
       if (g.run_lay == 1 && wg.run_lay == 1) run(p, 1, q, 1);  // both contiguous: stride 1 for the compiler
       else if (wg.run_lay == 0) run(p, g.run_lay, q, 0);      // one weight for the whole run
@@ -387,7 +467,7 @@ struct WeightedAddKernel {
     std::size_t r[tile_max_dims] = {}, wr[tile_max_dims] = {};
     std::size_t off = 0, woff = 0;
     for (std::size_t e = 0; e < g.reduced; ++e) {
-      const T* p = raw + lay + off;
+      const StoredPtr<T> p = raw + lay + off;
       const double* q = w + wlay + woff;
       for (int j = 0; j < len; ++j) {
         double x;

@@ -98,14 +98,17 @@ void ExactSum::to_wide(int anchor) {
   mode_ = Mode::wide;
 }
 
-ExactSum::Batch ExactSum::prepare(double max_abs, double terms, int qexp) {
+ExactSum::Batch ExactSum::current() const {
   Batch b;
-  if (max_abs == 0.0 || qexp == no_quantum) {  // only zeros or missing values: nothing to add
-    b.mode = mode_;
-    b.split_constant = mode_ == Mode::split ? split_constant(k_) : 0.0;
-    b.anchor = anchor_;
-    return b;
-  }
+  b.mode = mode_;
+  b.split_constant = mode_ == Mode::split ? split_constant(k_) : 0.0;
+  b.anchor = anchor_;
+  return b;
+}
+
+ExactSum::Batch ExactSum::prepare(double max_abs, double terms, int qexp) {
+  if (max_abs == 0.0 || qexp == no_quantum) return current();  // only zeros or missing values: nothing to add
+  Batch b;
   const double bound = terms * max_abs;
   const int q = std::min(q_, qexp);
   max_seen_ = std::max(max_seen_, max_abs);

@@ -40,6 +40,8 @@ class ExactSum {
 
   // Before adding `terms` values per cell, each a multiple of 2^qexp with |v| <= max_abs.
   Batch prepare(double max_abs, double terms, int qexp);
+  // The batch prepare() returns while the tier stays as it is (nothing changed).
+  Batch current() const;
 
   // Collective: brings every rank's array to one tier so partial states add cell by cell.
   void harmonize(const mpi::Comm& comm);

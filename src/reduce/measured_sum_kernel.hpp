@@ -12,6 +12,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "reduce/stored_ptr.hpp"
 #include "reduce/tile_geometry.hpp"
 
 namespace tessera::detail {
@@ -25,7 +26,7 @@ struct MeasuredSumKernel {
   // few enough that sums, statistics and constants stay in the 16 AVX2 registers.
   static constexpr int columns = 8;
 
-  const T* raw;
+  StoredPtr<T> raw;
   TileGeometry g;
   T fill;         // the lone missing value in the stored type
   Bits use_fill;  // all ones when `fill` is a missing value (0: nothing is)
@@ -54,7 +55,7 @@ struct MeasuredSumKernel {
 
   // Whole: w == columns, a constant trip count the compiler keeps in registers.
   template <bool Whole>
-  KOKKOS_INLINE_FUNCTION void block(const T* base, double* out, int w, Bits* h_io, Bits* l_io, Bits* b_io) const {
+  KOKKOS_INLINE_FUNCTION void block(StoredPtr<T> base, double* out, int w, Bits* h_io, Bits* l_io, Bits* b_io) const {
     const Bits one = ~Bits(0);
     // Local copies of the lanes: through pointers GCC does not keep them in vector registers.
     Bits h[columns], l[columns], b[columns];
@@ -63,7 +64,7 @@ struct MeasuredSumKernel {
     double acc[columns] = {};
     // The per-value statistics of FlatStats::scan (tile_kernels.cpp) with one fill slot; the
     // magnitude has no sign bit, so a signed compare (one instruction) tests finiteness.
-    auto add = [&](const T* p, int j) {
+    auto add = [&](StoredPtr<T> p, int j) {
       const T v = p[j];
       Bits a;
       memcpy(&a, &v, sizeof a);
@@ -82,7 +83,7 @@ struct MeasuredSumKernel {
     const bool one_axis = g.nred == 1;
     const std::size_t stride = g.rlay[0];
     for (std::size_t e = 0; e < g.reduced; ++e) {
-      const T* p = base + off;
+      const StoredPtr<T> p = base + off;
       if constexpr (Whole) {
         for (int j = 0; j < columns; ++j) add(p, j);
       } else {

@@ -96,7 +96,7 @@ namespace {
 template <class T, int NM>
 void launch_typed(const RawTile& tile, const TileGeometry& g, const detail::Missing& miss,
                   const detail::StateViews& v, const StateNeeds& needs, bool dense) {
-  const T* raw = static_cast<const T*>(tile.data);
+  const detail::StoredPtr<T> raw(tile.data);
   auto go = [&](auto kernel) { Kokkos::parallel_for("reduce_region", g.items, kernel); };
   const bool split = v.sum.mode == ExactSum::Mode::split || v.sq.mode == ExactSum::Mode::split;
   if (needs.minmax) go(detail::AddKernel<T, true, false, false, false, NM>{raw, g, miss, v});
@@ -164,7 +164,7 @@ template <class T>
 TileStats measure_and_sum(const RawTile& tile, const TileGeometry& g, const Decoding& dec, double* sums) {
   using K = detail::MeasuredSumKernel<T>;
   using Bits = typename K::Bits;
-  K k{static_cast<const T*>(tile.data), g, T(0), 0, sums};
+  K k{detail::StoredPtr<T>(tile.data), g, T(0), 0, sums};
   // A fill value that the stored type cannot hold matches nothing (as in region_stats).
   if (dec.n_missing == 1 && static_cast<double>(static_cast<T>(dec.missing[0])) == dec.missing[0])
     k.fill = static_cast<T>(dec.missing[0]), k.use_fill = ~Bits(0);
@@ -202,21 +202,24 @@ bool ReductionState::add_in_one_pass(const RawTile& tile, const Box& region, con
 }
 
 namespace {
+
 // Exponent of the quantum of doubles of magnitude >= m (m > 0): ulp of the smallest such double.
 int double_quantum_floor(double m) {
   int e;
   std::frexp(m, &e);  // m = f 2^e, f in [0.5, 1)
   return std::max(e - 1 - 52, -1074);
 }
+
+// Fast and split batches (the one pass does not run in the wide tier).
+bool same_batch(const ExactSum::Batch& a, const ExactSum::Batch& b) {
+  return a.mode == b.mode && a.split_constant == b.split_constant;
+}
+
 }  // namespace
 
-void ReductionState::add_weighted(ReductionState& wx, ReductionState& w, const RawTile& tile, const Box& region,
-                                  const AxisMap& axes, const TileStats& stats, const Decoding& dec, std::size_t group,
-                                  const Weights& weights) {
-  const TileGeometry g(tile.layout, region, wx.box_, axes, group);
-  if (g.items == 0 || g.reduced == 0) return;
-  const TileGeometry wg(Box(std::vector<std::size_t>(region.rank(), 0), region.count), region, wx.box_, axes, group,
-                        &weights.strides);
+detail::StateViews ReductionState::prepare_weighted(ReductionState& wx, ReductionState& w, const TileGeometry& g,
+                                                    const TileStats& stats, const Decoding& dec,
+                                                    const Weights& weights) {
   const double n = static_cast<double>(g.reduced);
   detail::StateViews v;
   v.count = wx.count_;
@@ -238,19 +241,99 @@ void ReductionState::add_weighted(ReductionState& wx, ReductionState& w, const R
   v.sq_hi = w.sum_.hi();
   v.sq_lo = w.sum_.lo();
   v.sq_wide = w.sum_.wide();
+  wx.host_current_ = false;
+  w.host_current_ = false;
+  return v;
+}
+
+void ReductionState::add_weighted(ReductionState& wx, ReductionState& w, const RawTile& tile, const Box& region,
+                                  const AxisMap& axes, const TileStats& stats, const Decoding& dec, std::size_t group,
+                                  const Weights& weights) {
+  const TileGeometry g(tile.layout, region, wx.box_, axes, group);
+  if (g.items == 0 || g.reduced == 0) return;
+  const TileGeometry wg(Box(std::vector<std::size_t>(region.rank(), 0), region.count), region, wx.box_, axes, group,
+                        &weights.strides);
+  launch_weighted(w, tile, g, wg, prepare_weighted(wx, w, g, stats, dec, weights), dec, weights);
+}
+
+void ReductionState::launch_weighted(ReductionState& w, const RawTile& tile, const TileGeometry& g,
+                                     const TileGeometry& wg, const detail::StateViews& v, const Decoding& dec,
+                                     const Weights& weights) {
   detail::Missing miss;
   for (int i = 0; i < dec.n_missing; ++i) miss.value[i] = dec.missing[i];
   const bool split = v.sum.mode == ExactSum::Mode::split || v.sq.mode == ExactSum::Mode::split;
   visit_dtype(tile.type, [&](auto t) {
     using T = decltype(t);
-    const T* raw = static_cast<const T*>(tile.data);
-    if (split)
-      Kokkos::parallel_for("reduce_weighted", g.items, detail::WeightedAddKernel<T, true>{raw, weights.values, g, wg, miss, v, w.count_});
-    else
-      Kokkos::parallel_for("reduce_weighted", g.items, detail::WeightedAddKernel<T, false>{raw, weights.values, g, wg, miss, v, w.count_});
+    const detail::StoredPtr<T> raw(tile.data);
+    auto go = [&](auto kernel) { Kokkos::parallel_for("reduce_weighted", g.items, kernel); };
+    if (split && dec.n_missing <= 1) go(detail::WeightedAddKernel<T, true, 1>{raw, weights.values, g, wg, miss, v, w.count_});
+    else if (split) go(detail::WeightedAddKernel<T, true>{raw, weights.values, g, wg, miss, v, w.count_});
+    else if (dec.n_missing <= 1) go(detail::WeightedAddKernel<T, false, 1>{raw, weights.values, g, wg, miss, v, w.count_});
+    else go(detail::WeightedAddKernel<T, false>{raw, weights.values, g, wg, miss, v, w.count_});
   });
-  wx.host_current_ = false;
-  w.host_current_ = false;
+}
+
+namespace {
+
+// The one-pass weighted kernel over one region: sums into `out`, statistics returned.
+template <class T, bool Split>
+TileStats measure_weighted(const RawTile& tile, const TileGeometry& g, const TileGeometry& wg,
+                           const detail::StateViews& guess, const Decoding& dec,
+                           const ReductionState::Weights& weights, const Kokkos::View<std::int64_t*>& count_w,
+                           double* out) {
+  detail::Missing miss;
+  if (dec.n_missing == 1) miss.value[0] = dec.missing[0];
+  using K = detail::WeightedAddKernel<T, Split, 1>;
+  using Bits = typename K::Bits;
+  K k{detail::StoredPtr<T>(tile.data), weights.values, g, wg, miss, guess, count_w};
+  k.out = out;
+  Bits hi = 0, lo = ~Bits(0), bad = 0;
+  Kokkos::parallel_reduce("measure_weighted", g.items, k, Kokkos::Max<Bits>(hi), Kokkos::Min<Bits>(lo),
+                          Kokkos::BOr<Bits>(bad));
+  return float_scan_stats(hi, lo, bad, dec.mantissa_bits);
+}
+
+}  // namespace
+
+ReductionState::OnePass ReductionState::add_weighted_in_one_pass(ReductionState& wx, ReductionState& w,
+                                                                 const RawTile& tile, const Box& region,
+                                                                 const AxisMap& axes, const Decoding& dec,
+                                                                 std::size_t group, const Weights& weights) {
+  if (dec.n_missing > 1 || (tile.type != DType::f32 && tile.type != DType::f64) ||
+      wx.sum_.mode() == ExactSum::Mode::wide || w.sum_.mode() == ExactSum::Mode::wide)
+    return OnePass::not_applicable;
+  const TileGeometry g(tile.layout, region, wx.box_, axes, group);
+  if (g.items == 0 || g.reduced == 0) return OnePass::added;
+  const TileGeometry wg(Box(std::vector<std::size_t>(region.rank(), 0), region.count), region, wx.box_, axes, group,
+                        &weights.strides);
+  if (!detail::WeightedAddKernel<float, false>::rows_apply(g, wg)) return OnePass::not_applicable;
+  // Guess the batches of the regions before (as prepare() would return them unchanged).
+  detail::StateViews guess;
+  guess.sum = wx.sum_.current();
+  guess.sq = w.sum_.current();
+  const bool split = guess.sum.mode == ExactSum::Mode::split || guess.sq.mode == ExactSum::Mode::split;
+  const std::size_t need = detail::WeightedAddKernel<float, false>::measured_fields * wx.cells_;
+  if (wx.scratch_.extent(0) < need)
+    wx.scratch_ = Kokkos::View<double*>(Kokkos::ViewAllocateWithoutInitializing("one_pass_weighted"), need);
+  double* out = wx.scratch_.data();
+  TileStats stats;
+  visit_dtype(tile.type, [&](auto t) {
+    using T = decltype(t);
+    if constexpr (std::is_floating_point_v<T>)
+      stats = split ? measure_weighted<T, true>(tile, g, wg, guess, dec, weights, w.count_, out)
+                    : measure_weighted<T, false>(tile, g, wg, guess, dec, weights, w.count_, out);
+  });
+  // Products that could overflow: the caller takes the decoded path (nothing was added).
+  if (!std::isfinite(weights.max_abs * stats.max_abs * 2)) return OnePass::not_applicable;
+  const detail::StateViews v = prepare_weighted(wx, w, g, stats, dec, weights);
+  if (same_batch(v.sum, guess.sum) && same_batch(v.sq, guess.sq)) {
+    detail::WeightedAddKernel<float, false> k{detail::StoredPtr<float>(nullptr), weights.values, g, wg, {}, v, w.count_};
+    k.out = out;
+    Kokkos::parallel_for("commit_weighted", g.items, typename decltype(k)::Commit{k});
+  } else {
+    launch_weighted(w, tile, g, wg, v, dec, weights);  // the measured batches differ: add again
+  }
+  return OnePass::added;
 }
 
 void ReductionState::add_tile(const TileValues& values, const Box& tile_box, const AxisMap& axes,

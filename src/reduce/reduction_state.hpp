@@ -54,6 +54,15 @@ class ReductionState {
   static void add_weighted(ReductionState& wx, ReductionState& w, const RawTile& tile, const Box& region,
                            const AxisMap& axes, const TileStats& stats, const Decoding& dec, std::size_t group,
                            const Weights& weights);
+  // add_weighted after region_stats in one pass over `region` (f32/f64, contiguous reduced rows
+  // as in an area-weighted field mean): sums with the batches of the regions before while
+  // measuring, kept when the measured statistics choose those batches (the usual kernel runs
+  // again otherwise). not_applicable: nothing was added; measure and call add_weighted, or take
+  // the decoded path when the products could overflow (the same test as before add_weighted).
+  enum class OnePass { added, not_applicable };
+  static OnePass add_weighted_in_one_pass(ReductionState& wx, ReductionState& w, const RawTile& tile,
+                                          const Box& region, const AxisMap& axes, const Decoding& dec,
+                                          std::size_t group, const Weights& weights);
   // The same for already decoded doubles (NaN = missing) laid out over `tile_box`.
   void add_tile(const TileValues& values, const Box& tile_box, const AxisMap& axes, const TileStats& stats);
 
@@ -87,6 +96,11 @@ class ReductionState {
   detail::StateViews prepare(const TileGeometry& g, const TileStats& stats);
   void launch(const RawTile& tile, const TileGeometry& g, const TileStats& stats, const Decoding& dec,
               const detail::StateViews& v);
+  // add_weighted in two steps: the batches for a region with `stats`, then the kernel.
+  static detail::StateViews prepare_weighted(ReductionState& wx, ReductionState& w, const TileGeometry& g,
+                                             const TileStats& stats, const Decoding& dec, const Weights& weights);
+  static void launch_weighted(ReductionState& w, const RawTile& tile, const TileGeometry& g, const TileGeometry& wg,
+                              const detail::StateViews& v, const Decoding& dec, const Weights& weights);
 
   Box box_;
   std::size_t cells_ = 0;
@@ -99,7 +113,7 @@ class ReductionState {
   Kokkos::View<std::int64_t*>::HostMirror host_count_;
   Kokkos::View<double*>::HostMirror host_min_, host_max_;
   bool host_current_ = false;  // host mirrors hold the latest values (false after add_tile)
-  Kokkos::View<double*> scratch_;  // add_in_one_pass: per-cell sums of one region
+  Kokkos::View<double*> scratch_;  // add_in_one_pass, add_weighted_in_one_pass: per-cell sums of one region
   bool one_pass_off_ = false;      // a region had missing values: measure separately from now on
 };
 

@@ -2,6 +2,7 @@
 
 #include "core/dtype_visit.hpp"
 #include "core/error.hpp"
+#include "reduce/stored_ptr.hpp"
 #include "reduce/tile_geometry.hpp"
 
 #include <climits>
@@ -56,7 +57,7 @@ template <class T, int NM = Decoding::max_missing>
 struct FlatStats {
   using Bits = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
   static constexpr std::size_t chunk = 4096;
-  const T* raw;
+  detail::StoredPtr<T> raw;
   std::size_t n;
   T fill[Decoding::max_missing];
   Bits use[Decoding::max_missing];  // all ones where fill[k] is a missing value
@@ -64,7 +65,7 @@ struct FlatStats {
   // Largest magnitude bits and (smallest non-zero magnitude bits) - 1 of x[0..len), as masks and
   // integer min/max over locals only: no branch, no bool logic, so GCC vectorises it.
   // b_out: all ones in any bit where some value was missing or not finite (0: all valid).
-  KOKKOS_INLINE_FUNCTION void scan(const T* x, std::size_t len, Bits& h_out, Bits& l_out, Bits& b_out) const {
+  KOKKOS_INLINE_FUNCTION void scan(detail::StoredPtr<T> x, std::size_t len, Bits& h_out, Bits& l_out, Bits& b_out) const {
     const Bits one = ~Bits(0);
     const T f0 = fill[0], f1 = fill[1], f2 = fill[2], f3 = fill[3];
     const Bits m0 = use[0], m1 = use[1], m2 = use[2], m3 = use[3];
@@ -152,7 +153,7 @@ template <class T, int NM>
 TileStats region_stats_typed(const RawTile& tile, const Box& region, const Decoding& dec) {
   using K = FlatStats<T, NM>;
   using Bits = typename K::Bits;
-  K flat{static_cast<const T*>(tile.data), 0, {}, {}};
+  K flat{detail::StoredPtr<T>(tile.data), 0, {}, {}};
   // A fill value that the stored type cannot hold matches nothing.
   for (int i = 0; i < dec.n_missing; ++i) {
     const double f = dec.missing[i];
