@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Tessera against CDO, NCO and xarray+Dask on the same files, in the same run.
 
-Generates the datasets with `tessera generate`, warms the page cache, then runs every tool of a
-case in turn (A B C A B C ...) for --reps repetitions and reports medians, the ratio of Tessera
+Generates the datasets with `tessera generate`, warms the page cache (each file dropped from it
+and read back once, as data read from disk is cached), then runs every tool of a
+case in turn (A B C, B C A, C A B, ...) for --reps repetitions and reports medians, the ratio of Tessera
 on 2 ranks to each tool (time and peak resident memory, the largest process of its tree). The
 floor is `dd` of the same bytes from the page cache; Tessera's own read and read+compute phases
 come from its --report.
@@ -239,9 +240,18 @@ def main():
         plan[case] = [("tessera -n 2 (1x data)", t1, r1), ("tessera -n 2 (4x data)", t4, r4)]
         ref_of[case] = "tessera -n 2 (4x data)"
 
-    # Warm the page cache with everything we will read.
+    # Warm the page cache with everything we will read, as a read puts it there: a file just
+    # written sits in the cache in 4 KiB pieces (each mapped or copied page costs every tool
+    # more), whereas data read from disk (a user's input after a first pass) is cached in large
+    # folios. So each file is flushed, dropped from the cache and read back once.
     for f in list(data.values()) + year_files + [quarter, tiny]:
         if os.path.exists(f):
+            fd = os.open(f, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
             subprocess.run(["dd", f"if={f}", "of=/dev/null", "bs=16M"], stderr=subprocess.DEVNULL, check=True)
 
     rows = []
@@ -252,8 +262,12 @@ def main():
         phases = {t[0]: [] for t in tools}
         reads = {t[0]: [] for t in tools}
         cpus = {t[0]: [] for t in tools}
-        for _ in range(args.reps):
-            for name, cmd, report in tools:  # interleaved: A B C A B C ...
+        for rep in range(args.reps):
+            # Interleaved and rotated (A B C, B C A, C A B, ...): each tool follows each other
+            # tool equally often, so no tool always runs in the wake of a heavy one (xarray
+            # freeing its memory, another tool's output still being written back).
+            k = rep % len(tools)
+            for name, cmd, report in tools[k:] + tools[:k]:
                 w, m, c = run(cmd, env=env)
                 walls[name].append(w)
                 cpus[name].append(c)
