@@ -268,19 +268,23 @@ struct WeightedAddKernel {
   }
 
   // The one pass (ReductionState::add_weighted_in_one_pass): along_rows with the batches in `s`
-  // guessed from the regions before, each cell's sums into `out` (per cell of the state: count,
-  // sum hi, sum lo, weights hi, weights lo) instead of the state, and the region's statistics
-  // measured as region_stats does (over the valid values): the caller keeps the sums when those
-  // statistics choose the very batches guessed.
+  // guessed from the regions before, each cell's sums into `out` (per cell of the region, in item
+  // order: count, sum hi, sum lo, weights hi, weights lo) instead of the state, and the region's
+  // statistics measured as region_stats does (over the valid values): the caller keeps the sums
+  // when those statistics choose the very batches guessed.
   using Bits = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
   static constexpr int measured_fields = 5;
   double* out = nullptr;
+  static std::size_t region_cells(const TileGeometry& g) { return (g.items / g.blocks) * g.run_len; }
+  KOKKOS_INLINE_FUNCTION double* measured(std::size_t item) const {
+    return out + measured_fields * ((item / g.blocks) * g.run_len + (item % g.blocks) * run_block);
+  }
   KOKKOS_INLINE_FUNCTION void operator()(std::size_t item, Bits& hi, Bits& lo, Bits& bad) const {
     std::size_t lay, st, wlay, wst;
     int len, wlen;
     g.locate(item, lay, st, len);
     wg.locate(item, wlay, wst, wlen);
-    along_rows<true>(lay, wlay, st, len, &hi, &lo, &bad);
+    along_rows<true>(lay, wlay, st, len, measured(item), &hi, &lo, &bad);
   }
 
   // One cell at a time over contiguous rows of its reduced values, in `lanes` independent exact
@@ -288,7 +292,8 @@ struct WeightedAddKernel {
   static constexpr int lanes = 8;
   template <bool Measure>
   KOKKOS_INLINE_FUNCTION void along_rows(std::size_t lay, std::size_t wlay, std::size_t st, int len,
-                                         Bits* hi_io = nullptr, Bits* lo_io = nullptr, Bits* bad_io = nullptr) const {
+                                         double* to = nullptr, Bits* hi_io = nullptr, Bits* lo_io = nullptr,
+                                         Bits* bad_io = nullptr) const {
     const int last = g.nred - 1;
     const std::size_t n = g.rcount[last], rows = g.reduced / g.rcount[last];
     const double cs = s.sum.split_constant, cw = s.sq.split_constant;
@@ -365,7 +370,7 @@ struct WeightedAddKernel {
       const std::size_t c = st + j * g.run_state;
       if constexpr (Measure) {
         // Every partial sum of a batch is exact, so the lanes add up in any order.
-        double* o = out + measured_fields * c;
+        double* o = to + measured_fields * j;
         for (int f = 0; f < measured_fields; ++f) o[f] = 0;
         for (int l = 0; l < lanes; ++l) {
           o[0] += static_cast<double>(k[l]);
@@ -407,7 +412,7 @@ struct WeightedAddKernel {
       k.g.locate(item, lay, st, len);
       for (int j = 0; j < len; ++j) {
         const std::size_t c = st + j * k.g.run_state;
-        const double* o = k.out + measured_fields * c;
+        const double* o = k.measured(item) + measured_fields * j;
         const auto n = static_cast<std::int64_t>(o[0]);
         k.s.count(c) += n;
         k.count_w(c) += n;

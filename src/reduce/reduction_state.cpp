@@ -306,13 +306,14 @@ ReductionState::OnePass ReductionState::add_weighted_in_one_pass(ReductionState&
   if (g.items == 0 || g.reduced == 0) return OnePass::added;
   const TileGeometry wg(Box(std::vector<std::size_t>(region.rank(), 0), region.count), region, wx.box_, axes, group,
                         &weights.strides);
-  if (!detail::WeightedAddKernel<float, false>::rows_apply(g, wg)) return OnePass::not_applicable;
+  using K = detail::WeightedAddKernel<float, false>;  // the type-independent parts: geometry, commit
+  if (!K::rows_apply(g, wg)) return OnePass::not_applicable;
   // Guess the batches of the regions before (as prepare() would return them unchanged).
   detail::StateViews guess;
   guess.sum = wx.sum_.current();
   guess.sq = w.sum_.current();
   const bool split = guess.sum.mode == ExactSum::Mode::split || guess.sq.mode == ExactSum::Mode::split;
-  const std::size_t need = detail::WeightedAddKernel<float, false>::measured_fields * wx.cells_;
+  const std::size_t need = K::measured_fields * K::region_cells(g);  // bounded by the region, not the state
   if (wx.scratch_.extent(0) < need)
     wx.scratch_ = Kokkos::View<double*>(Kokkos::ViewAllocateWithoutInitializing("one_pass_weighted"), need);
   double* out = wx.scratch_.data();
@@ -327,9 +328,9 @@ ReductionState::OnePass ReductionState::add_weighted_in_one_pass(ReductionState&
   if (!std::isfinite(weights.max_abs * stats.max_abs * 2)) return OnePass::not_applicable;
   const detail::StateViews v = prepare_weighted(wx, w, g, stats, dec, weights);
   if (same_batch(v.sum, guess.sum) && same_batch(v.sq, guess.sq)) {
-    detail::WeightedAddKernel<float, false> k{detail::StoredPtr<float>(nullptr), weights.values, g, wg, {}, v, w.count_};
+    K k{detail::StoredPtr<float>(nullptr), weights.values, g, wg, {}, v, w.count_};
     k.out = out;
-    Kokkos::parallel_for("commit_weighted", g.items, typename decltype(k)::Commit{k});
+    Kokkos::parallel_for("commit_weighted", g.items, K::Commit{k});
   } else {
     launch_weighted(w, tile, g, wg, v, dec, weights);  // the measured batches differ: add again
   }
